@@ -1,0 +1,29 @@
+# Two commands do everything: `make run` (the main job) and `make test` (the test suite).
+# Each creates .venv and installs the project on first use; later runs reuse it and only
+# reinstall when pyproject.toml changes.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+TK     := $(VENV)/bin/tk
+
+.PHONY: run test lint setup clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=23.2" "setuptools>=68" wheel
+	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(TK) run
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,78 @@
+"""The ``tk`` command: thin Typer commands over library functions.
+
+Each command group lives in its own module and is joined here with ``add_typer``.
+Nothing heavy is imported at module level, so ``tk --help`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from toolkit.cli import data as data_cmd
+from toolkit.cli import plugins as plugins_cmd
+from toolkit.errors import ToolkitError
+
+app = typer.Typer(
+    name="tk",
+    help="Image-classification competitions: train, tune, submit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(plugins_cmd.app, name="plugins")
+app.add_typer(data_cmd.app, name="data")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+    plugins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugins",
+            help="Plugin file or folder to load (repeatable); also $TOOLKIT_PLUGINS.",
+        ),
+    ] = None,
+) -> None:
+    """Image-classification competitions: train, tune, submit."""
+    if debug:
+        os.environ["TOOLKIT_DEBUG"] = "1"
+    if plugins:
+        from toolkit.registry import add_plugin_paths
+
+        add_plugin_paths(plugins)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning a :class:`ToolkitError` into one line + exit 2."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = app(args=argv, prog_name="tk", standalone_mode=False)
+    except ToolkitError as err:
+        if debug or os.environ.get("TOOLKIT_DEBUG") == "1":
+            raise
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        raise
+    if isinstance(result, int) and result != 0:
+        sys.exit(result)

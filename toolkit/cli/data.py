@@ -1,0 +1,3 @@
+import typer
+
+app = typer.Typer(help="Competition data.", no_args_is_help=True)

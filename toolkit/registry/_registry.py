@@ -1,0 +1,360 @@
+"""The generic plugin registry: names -> factories, with declared parameters and search spaces.
+
+Who calls what:
+- A plugin module calls ``<registry>.register("name", space={...})`` as a decorator (or as a
+  plain call ``register("name", obj)``: one code path). Nothing else is needed to be tunable.
+- Installed packages expose plugins through entry points (groups ``toolkit.encoders``,
+  ``toolkit.losses``, ``toolkit.heads``; value ``module:object``). They are listed without
+  importing and imported on first use. The built-in plugins use exactly this mechanism.
+- Plugin files or folders named by the user (``--plugins PATH``, ``$TOOLKIT_PLUGINS``) are
+  imported when a registry is first consulted.
+- The core calls ``create(name, **params)``; unknown names and parameters raise
+  :class:`~toolkit.errors.ToolkitError` naming the closest matches / the accepted parameters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, overload
+
+from toolkit.errors import ToolkitError
+from toolkit.registry import _discovery
+from toolkit.registry._space import Dimension
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+VARIANT_PARAM = "variant"  # a factory taking this can be named "<name>:<variant>", e.g. timm:resnet18
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One user-settable parameter of a plugin, read from its factory's signature."""
+
+    name: str
+    default: Any  # inspect.Parameter.empty when required
+    annotation: str  # as written in the signature, e.g. "float"
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    def to_dict(self) -> dict[str, Any]:
+        default = None if self.required else self.default
+        return {
+            "name": self.name,
+            "default": default,
+            "required": self.required,
+            "type": self.annotation,
+        }
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``info(name)`` reports: enough for ``tk plugins list/show`` and for a study."""
+
+    name: str
+    kind: str  # "encoder" | "loss" | "head"
+    source: str  # distribution name for entry points, file path for local files
+    target: str  # "module:object"
+    summary: str  # first line of the factory's docstring
+    params: tuple[ParamInfo, ...] = ()
+    space: Mapping[str, Dimension] = field(default_factory=dict)
+    status: str = "ok"  # "ok" | "broken" | "not loaded"
+    error: str | None = None  # why it is broken
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "target": self.target,
+            "summary": self.summary,
+            "status": self.status,
+            "error": self.error,
+            "params": [p.to_dict() for p in self.params],
+            "space": {k: d.to_dict() for k, d in self.space.items()},
+        }
+
+
+@dataclass
+class _Entry:
+    """Mutable bookkeeping for one name: where it comes from and, once loaded, the factory."""
+
+    name: str
+    source: str
+    target: str
+    obj: Callable[..., Any] | None = None
+    space: dict[str, Dimension] = field(default_factory=dict)
+    error: str | None = None
+    loader: Callable[[], Any] | None = None  # imports the entry point's object
+
+
+class Registry(Generic[T]):
+    """Names -> plugin factories of one kind.
+
+    ``context`` names the factory arguments the core supplies (e.g. an encoder's
+    ``in_channels``); they are not user parameters and are not tunable.
+    """
+
+    def __init__(self, kind: str, group: str, context: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.group = group
+        self.context = context
+        self._entries: dict[str, _Entry] = {}
+
+    # -- registration ----------------------------------------------------------------------
+
+    @overload
+    def register(
+        self, name: str, obj: None = None, *, space: Mapping[str, Dimension] | None = None
+    ) -> Callable[[T], T]: ...
+
+    @overload
+    def register(self, name: str, obj: T, *, space: Mapping[str, Dimension] | None = None) -> T: ...
+
+    def register(
+        self, name: str, obj: T | None = None, *, space: Mapping[str, Dimension] | None = None
+    ) -> T | Callable[[T], T]:
+        """Register ``obj`` under ``name``; without ``obj``, return a decorator that does.
+
+        ``space`` maps parameter names to search dimensions (``Float``, ``Int``, ``Choice``);
+        keys starting with ``train.`` tune the training config instead (e.g. ``train.lr``).
+        """
+
+        def decorator(target: T) -> T:
+            self._add(name, target, dict(space or {}))
+            return target
+
+        return decorator if obj is None else decorator(obj)
+
+    def _add(self, name: str, obj: Callable[..., Any], space: dict[str, Dimension]) -> None:
+        _check_name(self.kind, name)
+        params = self._params_of(name, obj)  # rejects **kwargs early, at registration
+        accepted = {p.name for p in params}
+        for key, dim in space.items():
+            if not key.startswith("train.") and key not in accepted:
+                raise ToolkitError(
+                    f"{self.kind} '{name}' declares a search space for unknown parameter "
+                    f"'{key}'; its parameters are: {', '.join(sorted(accepted)) or 'none'}."
+                )
+            dim.validate(key)
+        source = _discovery.current_source() or _module_source(obj)
+        target = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', '?')}"
+        entry = self._entries.get(name)
+        if entry is not None:
+            if entry.obj is obj or (entry.obj is None and entry.source == source):
+                entry.obj, entry.space, entry.error = obj, space, None
+                return
+            raise ToolkitError(
+                f"duplicate {self.kind} name '{name}': registered by {entry.source} "
+                f"({entry.target}) and by {source} ({target}); rename one of them or "
+                "uninstall one package."
+            )
+        self._entries[name] = _Entry(name=name, source=source, target=target, obj=obj, space=space)
+
+    def _add_lazy(self, name: str, source: str, target: str, loader: Callable[[], Any]) -> None:
+        """Record an entry point without importing it (called by discovery)."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            if entry.source == source and entry.target == target:
+                return
+            entry.error = (
+                f"duplicate {self.kind} name '{name}': registered by {entry.source} "
+                f"({entry.target}) and by {source} ({target}); uninstall one of the packages."
+            )
+            return
+        self._entries[name] = _Entry(name=name, source=source, target=target, loader=loader)
+
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (for tests and interactive sessions)."""
+        self._entries.pop(name, None)
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names matching an fnmatch ``pattern``, sorted; nothing is imported."""
+        _discovery.ensure()
+        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+
+    def __contains__(self, name: str) -> bool:
+        _discovery.ensure()
+        return _split_variant(name)[0] in self._entries
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The factory registered as ``name`` (imported on first use)."""
+        return self._load(self._entry(_split_variant(name)[0]))
+
+    def create(self, name: str, /, **params: Any) -> Any:
+        """Build the plugin ``name`` with ``params`` (context arguments included).
+
+        ``name`` may be ``base:variant`` when the factory takes a ``variant`` parameter.
+        """
+        base, variant = _split_variant(name)
+        factory = self.get(base)
+        if variant is not None:
+            if VARIANT_PARAM not in inspect.signature(factory).parameters:
+                raise ToolkitError(
+                    f"{self.kind} '{base}' takes no variant, so '{name}' is not a valid name; "
+                    f"use '{base}'."
+                )
+            params = {VARIANT_PARAM: variant, **params}
+        self.check_params(name, params, allow_context=True)
+        return factory(**params)
+
+    def check_params(
+        self, name: str, params: Mapping[str, Any], *, allow_context: bool = False
+    ) -> None:
+        """Raise if ``params`` holds a name the plugin does not accept (or lacks a required one)."""
+        base, variant = _split_variant(name)
+        factory = self.get(base)
+        sig_params = self._params_of(base, factory, include_context=True)
+        accepted = {p.name for p in sig_params}
+        allowed = accepted if allow_context else accepted - set(self.context)
+        unknown = [k for k in params if k not in allowed]
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            user = sorted(allowed - set(self.context))
+            raise ToolkitError(
+                f"{self.kind} '{name}' has no parameter {', '.join(hints)}; "
+                f"it accepts: {', '.join(user) or 'no parameters'}."
+            )
+        if allow_context:
+            given = set(params) | ({VARIANT_PARAM} if variant is not None else set())
+            missing = [p.name for p in sig_params if p.required and p.name not in given]
+            if missing:
+                raise ToolkitError(
+                    f"{self.kind} '{name}' needs parameter(s) {', '.join(missing)}; "
+                    "set them with --set name=value or in the study file."
+                )
+
+    def info(self, name: str) -> PluginInfo:
+        """Kind, source, summary, parameters and search space of ``name`` (imports it)."""
+        entry = self._entry(_split_variant(name)[0])
+        try:
+            obj = self._load(entry)
+        except ToolkitError:
+            return self._broken_info(entry)
+        params = tuple(p for p in self._params_of(entry.name, obj) if p.name != VARIANT_PARAM)
+        return PluginInfo(
+            name=entry.name,
+            kind=self.kind,
+            source=entry.source,
+            target=entry.target,
+            summary=_summary(obj),
+            params=params,
+            space=dict(entry.space),
+        )
+
+    def infos(self, pattern: str = "*") -> list[PluginInfo]:
+        """``info`` for every matching name; broken plugins are reported, never raised."""
+        return [self.info(n) for n in self.names(pattern)]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _entry(self, name: str) -> _Entry:
+        _discovery.ensure()
+        entry = self._entries.get(name)
+        if entry is None:
+            close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
+            hint = f"did you mean: {', '.join(close)}? " if close else ""
+            raise ToolkitError(
+                f"unknown {self.kind} '{name}'; {hint}"
+                f"'tk plugins list --kind {self.kind}' shows the registered ones."
+            )
+        return entry
+
+    def _load(self, entry: _Entry) -> Callable[..., Any]:
+        if entry.error is not None:
+            raise ToolkitError(entry.error)
+        if entry.obj is None and entry.loader is not None:
+            try:
+                with _discovery.loading(entry.source):
+                    obj = entry.loader()
+            except ToolkitError as err:
+                entry.error = f"{self.kind} '{entry.name}' ({entry.target}) is broken: {err}"
+                raise ToolkitError(entry.error) from None
+            except Exception as err:  # any import failure: report it, keep the others working
+                entry.error = (
+                    f"{self.kind} '{entry.name}' from {entry.source} failed to import "
+                    f"({entry.target}): {type(err).__name__}: {err}"
+                )
+                raise ToolkitError(entry.error) from None
+            if entry.obj is None:  # the module did not register it itself: take the object
+                space = dict(getattr(obj, "search_space", {}) or {})
+                try:
+                    with _discovery.loading(entry.source):
+                        self._add(entry.name, obj, space)
+                except ToolkitError as err:
+                    entry.error = str(err)
+                    raise
+        if entry.obj is None:
+            raise ToolkitError(f"{self.kind} '{entry.name}' has no object; reinstall its package.")
+        return entry.obj
+
+    def _broken_info(self, entry: _Entry) -> PluginInfo:
+        return PluginInfo(
+            name=entry.name,
+            kind=self.kind,
+            source=entry.source,
+            target=entry.target,
+            summary="",
+            status="broken",
+            error=entry.error,
+        )
+
+    def _params_of(
+        self, name: str, obj: Callable[..., Any], *, include_context: bool = False
+    ) -> tuple[ParamInfo, ...]:
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError) as err:
+            raise ToolkitError(f"{self.kind} '{name}' is not callable with a signature: {err}")
+        out = []
+        for p in sig.parameters.values():
+            if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                raise ToolkitError(
+                    f"{self.kind} '{name}' takes *args/**kwargs; declare every parameter "
+                    "explicitly so typos are caught."
+                )
+            if not include_context and p.name in self.context:
+                continue
+            ann = p.annotation
+            text = "" if ann is p.empty else (ann if isinstance(ann, str) else _type_name(ann))
+            out.append(ParamInfo(p.name, p.default, text))
+        return tuple(out)
+
+
+def _check_name(kind: str, name: str) -> None:
+    ok = name and all(c.isalnum() or c in "-_." for c in name) and name[0].isalnum()
+    if not ok:
+        raise ToolkitError(
+            f"invalid {kind} name {name!r}: use letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit."
+        )
+
+
+def _split_variant(name: str) -> tuple[str, str | None]:
+    base, sep, variant = name.partition(":")
+    return (base, variant) if sep else (name, None)
+
+
+def _summary(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _type_name(ann: Any) -> str:
+    return getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+
+
+def _module_source(obj: Any) -> str:
+    module = inspect.getmodule(obj)
+    path = getattr(module, "__file__", None)
+    return str(path) if path else getattr(obj, "__module__", "<unknown>")
