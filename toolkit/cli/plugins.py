@@ -63,7 +63,8 @@ def show(
     if info.summary:
         console.print(info.summary)
     rows = [
-        (p.name, p.annotation, "(required)" if p.required else repr(p.default)) for p in info.params
+        (p.name, p.annotation, "(required)" if p.required else repr(p.default))
+        for p in info.params
     ]
     console.print(table("Parameters", ["name", "type", "default"], rows))
     space_rows = [(k, _describe(d.to_dict())) for k, d in info.space.items()]

@@ -59,7 +59,9 @@ def add_plugin_paths(paths: list[str] | tuple[str, ...]) -> None:
                 f"of them to --plugins (or ${ENV_VAR})."
             )
         if path.is_file() and path.suffix != ".py":
-            raise ToolkitError(f"plugin path '{raw}' is not a .py file; pass a .py file or a folder.")
+            raise ToolkitError(
+                f"plugin path '{raw}' is not a .py file; pass a .py file or a folder."
+            )
         path = path.resolve()
         if path not in _paths:
             _paths.append(path)

@@ -27,7 +27,9 @@ from toolkit.registry._space import Dimension
 
 T = TypeVar("T", bound=Callable[..., Any])
 
-VARIANT_PARAM = "variant"  # a factory taking this can be named "<name>:<variant>", e.g. timm:resnet18
+VARIANT_PARAM = (
+    "variant"  # a factory taking this can be named "<name>:<variant>", e.g. timm:resnet18
+)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,9 @@ class Registry(Generic[T]):
     ) -> Callable[[T], T]: ...
 
     @overload
-    def register(self, name: str, obj: T, *, space: Mapping[str, Dimension] | None = None) -> T: ...
+    def register(
+        self, name: str, obj: T, *, space: Mapping[str, Dimension] | None = None
+    ) -> T: ...
 
     def register(
         self, name: str, obj: T | None = None, *, space: Mapping[str, Dimension] | None = None
@@ -208,7 +212,7 @@ class Registry(Generic[T]):
     def check_params(
         self, name: str, params: Mapping[str, Any], *, allow_context: bool = False
     ) -> None:
-        """Raise if ``params`` holds a name the plugin does not accept (or lacks a required one)."""
+        """Raise if ``params`` has a name the plugin does not accept (or lacks a required one)."""
         base, variant = _split_variant(name)
         factory = self.get(base)
         sig_params = self._params_of(base, factory, include_context=True)
@@ -315,7 +319,7 @@ class Registry(Generic[T]):
         try:
             sig = inspect.signature(obj)
         except (TypeError, ValueError) as err:
-            raise ToolkitError(f"{self.kind} '{name}' is not callable with a signature: {err}")
+            raise ToolkitError(f"{self.kind} '{name}' has no readable signature: {err}") from None
         out = []
         for p in sig.parameters.values():
             if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
