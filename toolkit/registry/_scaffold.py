@@ -66,7 +66,9 @@ from torch.nn import functional as F
 from toolkit.registry import Float, losses
 
 
-@losses.register("{name}", space={{"smoothing": Float(0.0, 0.3), "l2": Float(1e-6, 0.1, log=1)}})
+@losses.register(
+    "{name}", space={{"smoothing": Float(0.0, 0.3), "l2": Float(1e-6, 0.1, log=True)}}
+)
 class {cls}(nn.Module):
     """{title}: cross-entropy on the head's logits with label smoothing."""
 
