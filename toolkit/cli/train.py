@@ -1,0 +1,155 @@
+"""``tk train`` and ``tk runs``: one experiment, and the table of all of them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from toolkit.cli._common import (
+    CompetitionArg,
+    JsonOption,
+    QuietOption,
+    load_competition_arg,
+    parse_duration,
+    print_json,
+    stderr,
+    stdout,
+    table,
+)
+
+runs_app = typer.Typer(help="List and inspect training runs.", invoke_without_command=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="key=value: a training field (lr=0.01, epochs=5) or a plugin parameter "
+        "(encoder.embedding_dim=64, loss.margin=0.5, head.dropout=0.1). Repeatable.",
+    ),
+]
+
+
+def train_command(
+    competition: CompetitionArg = None,
+    encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder plugin.")] = "fastnet",
+    loss: Annotated[str, typer.Option("--loss", "-l", help="Loss plugin.")] = "softmax-ce",
+    head: Annotated[str, typer.Option("--head", help="Head plugin.")] = "finetune",
+    settings: SetOption = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            "--budget",
+            help="Wall-clock budget (e.g. 90s, 10m, 1h); the schedule is shaped to end with it.",
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+    json: JsonOption = False,
+) -> None:
+    """Train one model (encoder + loss + head) on a competition and save a run folder."""
+    from toolkit.train import TrainConfig, apply_overrides, parse_overrides, train
+
+    overrides: dict[str, Any] = parse_overrides(settings or [])
+    if budget is not None:
+        overrides["budget"] = parse_duration(budget)
+    config = apply_overrides(TrainConfig(encoder=encoder, loss=loss, head=head), overrides)
+    comp = load_competition_arg(competition, quiet=quiet)
+    result = train(config, comp, quiet=quiet)
+    if json:
+        print_json({"run_id": result.run_id, "path": str(result.path), **result.metrics})
+        return
+    rows = [("run", result.run_id), ("folder", str(result.path))]
+    rows += [(k, _pct(v)) for k, v in result.metrics.items() if not isinstance(v, dict)]
+    stdout().print(table(f"Run finished: {result.status}", ["", ""], rows))
+
+
+@runs_app.callback()
+def runs_list(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List runs, newest first: id, competition, plugins, key params, val/test acc, time."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from toolkit.runs import list_runs
+
+    records = list_runs()
+    if json:
+        print_json(records)
+        return
+    rows = []
+    for r in records:
+        cfg, m = r.get("config", {}), r.get("metrics") or {}
+        rows.append(
+            (
+                r.get("id"),
+                r.get("competition"),
+                f"{cfg.get('encoder')}/{cfg.get('loss')}/{cfg.get('head')}",
+                _key_params(cfg),
+                _pct(m.get("val_acc")),
+                _pct(m.get("test_acc")),
+                r.get("status"),
+                _secs(r.get("duration_s")),
+            )
+        )
+    stdout().print(
+        table(
+            f"Runs ({len(rows)})",
+            [
+                "id",
+                "competition",
+                "encoder/loss/head",
+                "params",
+                "val acc",
+                "test acc",
+                "status",
+                "time",
+            ],
+            rows,
+        )
+    )
+    if not rows:
+        stderr().print("no runs yet: try 'tk train' (runs are kept in ./runs or $TOOLKIT_RUNS)")
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    json: JsonOption = False,
+) -> None:
+    """One run's details and artifact paths."""
+    from toolkit.runs import find_run
+
+    run = find_run(run_id)
+    record = run.read()
+    files = sorted(p.name for p in run.path.iterdir() if not p.name.startswith("."))
+    if json:
+        print_json({**record, "path": str(run.path), "files": files})
+        return
+    console = stdout()
+    console.print(f"[bold]{record.get('id')}[/bold]  {record.get('status')}  ({run.path})")
+    cfg = record.get("config", {})
+    rows = [(k, v) for k, v in cfg.items() if v not in ({}, [], "", None)]
+    console.print(table("Config", ["setting", "value"], rows))
+    metrics = record.get("metrics") or {}
+    mrows = [(k, _pct(v)) for k, v in metrics.items() if not isinstance(v, dict)]
+    per_class = metrics.get("per_class_val_acc") or {}
+    mrows += [(f"val acc [{c}]", _pct(v)) for c, v in per_class.items()]
+    console.print(table("Metrics", ["metric", "value"], mrows))
+    console.print(table("Artifacts", ["file"], [(str(run.path / f),) for f in files]))
+
+
+def _pct(value: Any) -> str:
+    if isinstance(value, float) and 0 <= value <= 1:
+        return f"{100 * value:.2f}%"
+    return "" if value is None else str(value)
+
+
+def _secs(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f}s"
+
+
+def _key_params(cfg: dict[str, Any]) -> str:
+    parts = [f"lr={cfg.get('lr')}", f"bs={cfg.get('batch_size')}"]
+    for section in ("encoder", "loss", "head"):
+        for k, v in (cfg.get(f"{section}_params") or {}).items():
+            parts.append(f"{k}={v}")
+    return " ".join(parts)

@@ -1,0 +1,117 @@
+"""Data on the device as uint8 tensors, normalised and augmented a whole batch at a time.
+
+No DataLoader and no per-sample Python: a batch is an index tensor, images are gathered,
+converted to float, normalised with the train split's statistics and augmented with tensor ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+
+@dataclass
+class DeviceSplit:
+    """One split kept on the device: ``x`` uint8 (N, C, H, W), ``y`` int64 (N,)."""
+
+    x: torch.Tensor  # (N, C, H, W) uint8
+    y: torch.Tensor  # (N,) int64; -1 where unknown (the test split)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+class Normalizer:
+    """Turn uint8 batches into normalised float batches (channels_last where it helps)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, channels_last: bool = True) -> None:
+        self.mean = mean.view(1, -1, 1, 1)  # (1, C, 1, 1), in [0, 1] units
+        self.std = std.view(1, -1, 1, 1).clamp_min(1e-3)
+        self.channels_last = channels_last
+
+    @classmethod
+    def fit(cls, x: torch.Tensor, channels_last: bool = True) -> Normalizer:
+        """Per-channel mean/std of a uint8 (N, C, H, W) tensor, in chunks (bounded memory)."""
+        total = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+        total_sq = torch.zeros_like(total)
+        count = 0
+        for start in range(0, x.shape[0], 4096):
+            chunk = x[start : start + 4096].to(torch.float64) / 255.0
+            total += chunk.sum(dim=(0, 2, 3))
+            total_sq += (chunk * chunk).sum(dim=(0, 2, 3))
+            count += chunk.numel() // chunk.shape[1]
+        mean = total / max(count, 1)
+        std = (total_sq / max(count, 1) - mean * mean).clamp_min(0).sqrt()
+        return cls(mean.float(), std.float(), channels_last)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) uint8 -> float
+        out = (x.float().div_(255.0) - self.mean) / self.std
+        if self.channels_last and out.shape[1] > 1:
+            out = out.contiguous(memory_format=torch.channels_last)
+        return out
+
+    def state(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist()}
+
+
+def augment(
+    x: torch.Tensor, crop_pad: int, flip: bool, generator: torch.Generator
+) -> torch.Tensor:
+    """Random crops (reflect-padded by ``crop_pad``) and horizontal flips of a float batch."""
+    if flip:
+        mask = torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5
+        mask = mask.to(x.device).view(-1, 1, 1, 1)
+        x = torch.where(mask, x.flip(3), x)
+    if crop_pad > 0:
+        b, c, h, w = x.shape
+        pad = min(crop_pad, h - 1, w - 1)
+        padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+        rows = (dy.view(b, 1) + torch.arange(h, device=x.device)).view(b, 1, h, 1)
+        cols = (dx.view(b, 1) + torch.arange(w, device=x.device)).view(b, 1, 1, w)
+        batch = torch.arange(b, device=x.device).view(b, 1, 1, 1)
+        chan = torch.arange(c, device=x.device).view(1, c, 1, 1)
+        x = padded[batch, chan, rows, cols]
+        if x.shape[1] > 1:
+            x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def shuffled_batches(
+    n: int, batch_size: int, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """One epoch of random index batches; the last partial batch is dropped when n > batch."""
+    order = torch.randperm(n, generator=generator)
+    stop = n - (n % batch_size) if n > batch_size else n
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
+def balanced_batches(
+    labels: torch.Tensor, batch_size: int, generator: torch.Generator, num_batches: int
+) -> Iterator[torch.Tensor]:
+    """Class-balanced batches of P classes x K images, so every batch holds positives.
+
+    P = min(number of classes, batch_size // 2) and K = batch_size // P (at least 2). Classes
+    with fewer than K images are sampled with replacement.
+    """
+    labels = labels.cpu()
+    classes = torch.unique(labels)
+    by_class = [torch.nonzero(labels == c).flatten() for c in classes]
+    p = max(1, min(len(classes), batch_size // 2))
+    k = max(2, batch_size // p)
+    for _ in range(num_batches):
+        chosen = torch.randperm(len(classes), generator=generator)[:p]
+        parts = []
+        for ci in chosen.tolist():
+            pool = by_class[ci]
+            if len(pool) >= k:
+                pick = pool[torch.randperm(len(pool), generator=generator)[:k]]
+            else:
+                pick = pool[torch.randint(0, len(pool), (k,), generator=generator)]
+            parts.append(pick)
+        yield torch.cat(parts)

@@ -1,0 +1,202 @@
+"""The run configuration: one frozen dataclass, every field defaulted and explained.
+
+``--set key=value`` overrides (CLI and study files) go through :func:`apply_overrides`:
+``lr=0.01`` or ``train.lr=0.01`` sets a training field, ``data.classes=cat,dog`` a data field,
+and ``encoder.X`` / ``loss.X`` / ``head.X`` a plugin parameter (checked against the plugin).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from toolkit.errors import ToolkitError
+
+PLUGIN_SECTIONS = ("encoder", "loss", "head")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run. Saved whole in each run folder."""
+
+    # -- what to train --------------------------------------------------------------------
+    encoder: str = "fastnet"  # encoder plugin name (tk plugins list --kind encoder)
+    loss: str = "softmax-ce"  # loss plugin: a logit loss, or an embedding loss (triplet, supcon)
+    head: str = "finetune"  # head plugin: finetune trains end to end; linear-probe/mlp freeze
+    encoder_params: Mapping[str, Any] = field(default_factory=dict)  # encoder.X=...
+    loss_params: Mapping[str, Any] = field(default_factory=dict)  # loss.X=...
+    head_params: Mapping[str, Any] = field(default_factory=dict)  # head.X=...
+
+    # -- data ----------------------------------------------------------------------------
+    classes: tuple[str, ...] = ()  # train on these classes only (e.g. two for bce); () = all
+    val_fraction: float = 0.1  # stratified, seeded validation split of the train set
+    crop_pad: int = 0  # random-crop augmentation: pad by this many pixels, crop back; 0 = off
+    flip: bool = (
+        False  # random horizontal flips (off by default: digits and text are not symmetric)
+    )
+
+    # -- optimisation --------------------------------------------------------------------
+    optimizer: str = "adam"  # adam | adamw | sgd (SGD uses Nesterov momentum)
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 0.0  # decoupled for adamw, coupled (L2 in the gradient) otherwise
+    momentum: float = 0.9  # SGD momentum / Adam beta1
+    batch_size: int = 256  # images per step
+    epochs: float = 10.0  # passes over the train split (fractions allowed)
+    iterations: int = 0  # if > 0, train for exactly this many steps instead of epochs
+    budget: float = 0.0  # wall-clock seconds for the whole run; > 0 shapes the schedule to it
+    warmup: float = 0.0  # fraction of training spent warming the learning rate up from 0
+    schedule: str = "cosine"  # cosine | linear | constant: decay after warm-up, ending at 0
+    label_smoothing: float = 0.0  # used by the head stage's default loss (embedding runs)
+
+    # -- evaluation and early stopping ---------------------------------------------------
+    eval_every: int = 0  # evaluate every N steps; 0 = once per epoch
+    early_stopping: str = "none"  # none | last-k (the assignment's rule) | patience
+    patience: int = 25  # evaluations looked back on by the early-stopping rule
+    tta: bool = False  # average predictions over horizontal flips at evaluation
+    knn_k: int = 20  # neighbours for the kNN accuracy of embedding runs
+
+    # -- frozen-encoder heads (linear-probe, mlp) and the head stage of embedding runs ----
+    head_epochs: float = 30.0  # passes over the cached features
+    head_lr: float = 1e-2  # learning rate of the head trained on frozen features
+    head_batch_size: int = 256  # feature rows per step
+    head_iterations: int = 0  # if > 0, exactly this many head steps instead of head_epochs
+
+    # -- machine ---------------------------------------------------------------------------
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    compile: bool = False  # torch.compile the model (CUDA; pays off only for long runs)
+    threads: int = 0  # CPU threads for torch; 0 = all cores
+    seed: int = 0  # seeds the split, the init, the batches and the augmentation
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["classes"] = list(self.classes)
+        for key in ("encoder_params", "loss_params", "head_params"):
+            out[key] = dict(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ToolkitError(f"unknown config keys {unknown}; valid keys: {sorted(names)}.")
+        values = dict(data)
+        if "classes" in values:
+            values["classes"] = tuple(str(c) for c in values["classes"])
+        return cls(**values)
+
+
+def field_names() -> list[str]:
+    """The training fields a user may set (plugin params go through encoder./loss./head.)."""
+    return [f.name for f in dataclasses.fields(TrainConfig) if not f.name.endswith("_params")]
+
+
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
+    """Return ``config`` with ``overrides`` applied; string values are parsed by field type."""
+    changes: dict[str, Any] = {}
+    params = {s: dict(getattr(config, f"{s}_params")) for s in PLUGIN_SECTIONS}
+    hints = get_type_hints(TrainConfig)
+    for raw_key, value in overrides.items():
+        key = raw_key.strip()
+        section, dot, rest = key.partition(".")
+        if dot and section in PLUGIN_SECTIONS:
+            params[section][rest] = parse_value(value) if isinstance(value, str) else value
+            continue
+        if dot and section in ("train", "data"):
+            key = rest
+        if key not in field_names():
+            import difflib
+
+            close = difflib.get_close_matches(key, field_names(), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ToolkitError(
+                f"unknown setting '{raw_key}'{hint}; set a training field such as lr=0.01, or a "
+                "plugin parameter as encoder.NAME=, loss.NAME= or head.NAME=."
+            )
+        changes[key] = _coerce(key, hints[key], value)
+    for section in PLUGIN_SECTIONS:
+        changes[f"{section}_params"] = params[section]
+    return dataclasses.replace(config, **changes)
+
+
+def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Parse ``["lr=0.01", "loss.margin=0.5"]`` into a dict; malformed pairs are an error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ToolkitError(f"--set expects key=value, got {pair!r}; e.g. --set lr=0.01.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """Parse a plugin parameter from text: Python/TOML-ish literals, else the string itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+        origin = get_origin(hint)
+    try:
+        if origin is tuple:
+            if isinstance(value, str):
+                items = [v.strip() for v in value.split(",") if v.strip()]
+            else:
+                items = list(value)
+            return tuple(str(v) for v in items)
+        if hint is bool:
+            if isinstance(value, str):
+                if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.strip().lower() in ("true", "1", "yes")
+            return bool(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if hint is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        name = getattr(hint, "__name__", str(hint))
+        raise ToolkitError(f"setting '{key}' must be {name}, got {value!r}.") from None
+
+
+def validate(config: TrainConfig) -> None:
+    """Check ranges and choices that no type annotation can express."""
+    checks = [
+        (config.optimizer in ("adam", "adamw", "sgd"), "optimizer must be adam, adamw or sgd"),
+        (config.schedule in ("cosine", "linear", "constant"), "schedule: cosine|linear|constant"),
+        (
+            config.early_stopping in ("none", "last-k", "patience"),
+            "early_stopping must be none, last-k or patience",
+        ),
+        (config.lr > 0 and config.head_lr > 0, "learning rates must be > 0"),
+        (config.batch_size >= 2 and config.head_batch_size >= 2, "batch sizes must be >= 2"),
+        (config.epochs > 0 or config.iterations > 0 or config.budget > 0, "nothing to train"),
+        (config.epochs >= 0 and config.iterations >= 0, "epochs/iterations must be >= 0"),
+        (config.budget >= 0, "budget must be >= 0 seconds"),
+        (0.0 <= config.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
+        (0.0 <= config.warmup < 1.0, "warmup must be a fraction in [0, 1)"),
+        (config.patience >= 1, "patience must be >= 1"),
+        (config.crop_pad >= 0, "crop_pad must be >= 0"),
+        (config.head_epochs > 0, "head_epochs must be > 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ToolkitError(f"invalid training setting: {message}.")

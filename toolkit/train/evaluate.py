@@ -1,0 +1,100 @@
+"""Evaluation: batched inference, classification metrics and kNN accuracy of embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from toolkit.train.batches import Normalizer
+
+
+@torch.no_grad()
+def embed(
+    encoder: nn.Module,
+    x: torch.Tensor,
+    normalize: Normalizer,
+    *,
+    batch_size: int = 1024,
+    tta: bool = False,
+    autocast: Callable[[], object] | None = None,
+) -> torch.Tensor:
+    """Encoder features of uint8 images ``x`` (N, C, H, W) -> (N, D) float32, in batches."""
+    was_training = encoder.training
+    encoder.eval()
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        batch = normalize(x[start : start + batch_size])
+        with autocast() if autocast else _null():
+            feats = encoder(batch)
+            if tta:
+                feats = 0.5 * (feats + encoder(batch.flip(3)))
+        out.append(feats.float())
+    encoder.train(was_training)
+    if not out:
+        return torch.zeros(0, 0)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def head_logits(head: nn.Module, feats: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Head outputs for precomputed features (N, D) -> (N, K)."""
+    was_training = head.training
+    head.eval()
+    out = [head(feats[i : i + batch_size]).float() for i in range(0, feats.shape[0], batch_size)]
+    head.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, 0)
+
+
+def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of ``pred == y`` (0.0 for an empty split)."""
+    return float((pred == y).mean()) if len(y) else 0.0
+
+
+def confusion(pred: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Confusion matrix (num_classes, num_classes): rows are true classes, columns predictions."""
+    mat = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(mat, (y.astype(np.int64), pred.astype(np.int64)), 1)
+    return mat
+
+
+def per_class_accuracy(mat: np.ndarray) -> np.ndarray:
+    """Recall of each class from a confusion matrix (NaN for a class with no samples)."""
+    totals = mat.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(mat) / np.maximum(totals, 1), np.nan)
+
+
+@torch.no_grad()
+def knn_accuracy(
+    train_feats: torch.Tensor,
+    train_y: torch.Tensor,
+    val_feats: torch.Tensor,
+    val_y: torch.Tensor,
+    num_classes: int,
+    k: int = 20,
+    chunk: int = 1024,
+) -> float:
+    """Accuracy of a cosine-similarity kNN classifier (similarity-weighted votes)."""
+    if len(val_y) == 0 or len(train_y) == 0:
+        return 0.0
+    k = min(k, len(train_y))
+    train_n = nn.functional.normalize(train_feats.float(), dim=1)
+    correct = 0
+    for start in range(0, len(val_y), chunk):
+        q = nn.functional.normalize(val_feats[start : start + chunk].float(), dim=1)
+        sims, idx = (q @ train_n.T).topk(k, dim=1)  # (b, k)
+        votes = torch.zeros(q.shape[0], num_classes, device=q.device)
+        votes.scatter_add_(1, train_y[idx], sims.exp())
+        correct += int((votes.argmax(1) == val_y[start : start + chunk]).sum())
+    return correct / len(val_y)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

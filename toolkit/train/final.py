@@ -1,0 +1,152 @@
+"""The final evaluation of a run: accuracies, per-class accuracy, confusion, probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from toolkit.train import evaluate as ev
+from toolkit.train.batches import Normalizer
+
+if TYPE_CHECKING:
+    from toolkit.data import Competition
+    from toolkit.train.config import TrainConfig
+
+TRAIN_EVAL_SAMPLES = 10_000  # train accuracy is measured on at most this many images
+
+
+@dataclass
+class FinalMetrics:
+    """Everything measured at the end of a run (arrays are saved beside the summary)."""
+
+    classes: list[Any]
+    train_acc: float
+    val_acc: float
+    val_per_class: np.ndarray  # (K,) recall per class
+    confusion: np.ndarray  # (K, K) rows = true class
+    val_probs: np.ndarray  # (Nv, K)
+    val_labels: np.ndarray  # (Nv,)
+    test_probs: np.ndarray  # (M, K), in the competition's test order
+    test_acc: float | None  # when the competition has an answer key
+    knn_acc: float | None  # embedding runs: kNN accuracy of the final embeddings
+    val_embeddings: np.ndarray | None  # embedding runs: (Nv, D) for the t-SNE plot
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "train_acc": round(self.train_acc, 5),
+            "val_acc": round(self.val_acc, 5),
+            "per_class_val_acc": {
+                str(c): (None if np.isnan(a) else round(float(a), 5))
+                for c, a in zip(self.classes, self.val_per_class, strict=True)
+            },
+        }
+        if self.test_acc is not None:
+            out["test_acc"] = round(self.test_acc, 5)
+        if self.knn_acc is not None:
+            out["val_knn_acc"] = round(self.knn_acc, 5)
+        return out
+
+
+@torch.no_grad()
+def predict_probs(
+    encoder: nn.Module,
+    head: nn.Module,
+    head_loss: Any,
+    norm: Normalizer,
+    x: np.ndarray | torch.Tensor,
+    *,
+    device: torch.device,
+    tta: bool = False,
+    autocast: Callable[[], Any] | None = None,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """Class probabilities (N, K) for uint8 images (N, C, H, W), streamed in chunks.
+
+    Works on memory-mapped arrays without loading them whole (bounded memory).
+    """
+    out = []
+    for start in range(0, x.shape[0], chunk):
+        part = x[start : start + chunk]
+        xb = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part))
+        feats = ev.embed(encoder, xb.to(device), norm, tta=tta, autocast=autocast)
+        out.append(head_loss.probabilities(ev.head_logits(head, feats)).float().cpu().numpy())
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def final_metrics(
+    cfg: TrainConfig,
+    comp: Competition,
+    classes: list[Any],
+    encoder: nn.Module,
+    head: nn.Module,
+    head_loss: Any,
+    norm: Normalizer,
+    autocast: Callable[[], Any],
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    feats: dict[str, torch.Tensor],
+    embedding_loss: bool,
+) -> FinalMetrics:
+    """Measure the restored best model on train (a sample), validation and test."""
+    device = train[0].device
+    x_tr, y_tr = train
+    x_va, y_va = val
+    k = len(classes)
+    n_tr = min(len(y_tr), TRAIN_EVAL_SAMPLES)
+
+    def probs(x: torch.Tensor, cached: str) -> np.ndarray:
+        if cached in feats:  # frozen encoder: reuse the features extracted for the head
+            f = feats[cached] if cached != "train" else feats[cached][:n_tr]
+            return head_loss.probabilities(ev.head_logits(head, f)).float().cpu().numpy()
+        return predict_probs(
+            encoder, head, head_loss, norm, x, device=device, tta=cfg.tta, autocast=autocast
+        )
+
+    p_tr = probs(x_tr[:n_tr], "train")
+    p_va = probs(x_va, "val")
+    yv = y_va.cpu().numpy()
+    mat = ev.confusion(p_va.argmax(1), yv, k)
+    p_te = predict_probs(
+        encoder, head, head_loss, norm, comp.x_test, device=device, tta=cfg.tta, autocast=autocast
+    )
+    test_acc = _test_accuracy(comp, classes, p_te)
+    knn, emb = None, None
+    if embedding_loss:
+        f_tr = ev.embed(encoder, x_tr[: min(len(y_tr), 10_000)], norm, autocast=autocast)
+        f_va = ev.embed(encoder, x_va, norm, autocast=autocast)
+        knn = ev.knn_accuracy(f_tr, y_tr[: len(f_tr)], f_va, y_va, k, cfg.knn_k)
+        emb = f_va.cpu().numpy()
+    return FinalMetrics(
+        classes=classes,
+        train_acc=ev.accuracy(p_tr.argmax(1), y_tr[:n_tr].cpu().numpy()),
+        val_acc=ev.accuracy(p_va.argmax(1), yv),
+        val_per_class=ev.per_class_accuracy(mat),
+        confusion=mat,
+        val_probs=p_va,
+        val_labels=yv,
+        test_probs=p_te,
+        test_acc=test_acc,
+        knn_acc=knn,
+        val_embeddings=emb,
+    )
+
+
+def _test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> float | None:
+    """Accuracy on the answer key, restricted to the run's classes when it used a subset."""
+    if comp.y_test is None or len(probs) == 0:
+        return None
+    full = list(comp.classes)
+    to_run = {full.index(c): i for i, c in enumerate(classes)}
+    y = np.asarray(comp.y_test)
+    keep = np.array([int(t) in to_run for t in y], dtype=bool)
+    if not keep.any():
+        return None
+    mapped = np.array([to_run[int(t)] for t in y[keep]])
+    return ev.accuracy(probs[keep].argmax(1), mapped)

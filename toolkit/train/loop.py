@@ -1,0 +1,299 @@
+"""The training loop: one function from a config and a competition to a finished run.
+
+Read :func:`train` top to bottom. A run has one or two stages:
+
+- embedding loss (triplet, supcon): stage ``encoder`` trains the encoder on class-balanced
+  batches, monitored by kNN accuracy on the validation split; then the head stage.
+- head stage: a head that ``trains_encoder`` (finetune) trains encoder + head end to end;
+  otherwise (linear-probe, mlp) features are extracted once and only the head is trained.
+
+Everything stays a tensor on the device; augmentation is batched; the best weights (by the
+stage's validation score) are kept and saved as safetensors in the run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from toolkit.errors import ToolkitError
+from toolkit.runs import checkpoint as ckpt
+from toolkit.runs.store import RunDir
+from toolkit.train.batches import Normalizer
+from toolkit.train.config import TrainConfig
+from toolkit.train.progress import Progress
+from toolkit.train.schedule import EarlyStopping, lr_factor
+
+Report = Callable[[int, float], None]  # (evaluation index, score); may raise to prune
+
+
+@dataclass
+class Stage:
+    """One optimisation stage: what to train, how to step, how to score."""
+
+    name: str  # shown in the progress bar and metrics.csv
+    modules: list[nn.Module]  # trained, and snapshotted when the score improves
+    groups: list[tuple[list[nn.Parameter], float]]  # (params, lr multiplier)
+    step: Callable[[torch.Tensor], torch.Tensor]  # index batch -> scalar loss
+    batches: Callable[[torch.Generator], Iterator[torch.Tensor]]  # one epoch of index batches
+    steps_per_epoch: int
+    evaluate: Callable[[], dict[str, float]]  # must contain "score"
+    lr: float
+    epochs: float
+    iterations: int
+    batch_size: int
+    l2: float  # lambda of the L2 penalty on the weight matrices of `modules`
+    deadline: float | None = None  # time.perf_counter() at which the budget ends
+    best_state: dict[str, torch.Tensor] | None = None
+    best_score: float = -math.inf
+
+
+@dataclass
+class Context:
+    """What every stage shares: config, run folder, metrics rows, progress, timers."""
+
+    config: TrainConfig
+    run: RunDir | None
+    progress: Progress
+    report: Report | None
+    device: torch.device
+    autocast: Callable[[], Any]
+    t0: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    evals: int = 0
+    steps: int = 0
+    images: int = 0
+
+
+def fit(stage: Stage, ctx: Context) -> None:
+    """Optimise one stage until its epochs/iterations/budget end or early stopping fires."""
+    cfg = ctx.config
+    optimizer = _optimizer(cfg, stage)
+    stopper = EarlyStopping(cfg.early_stopping, cfg.patience)
+    gen = torch.Generator().manual_seed(cfg.seed + zlib.crc32(stage.name.encode()) % 99991)
+    total = stage.iterations or max(1, math.ceil(stage.epochs * stage.steps_per_epoch))
+    eval_every = cfg.eval_every or stage.steps_per_epoch
+    weights = [p for m in stage.modules for n, p in m.named_parameters() if _is_weight(n, p)]
+    ctx.progress.stage(stage.name)
+    for m in stage.modules:
+        m.train()
+    try:
+        _loop(stage, ctx, optimizer, stopper, gen, total, eval_every, weights)
+    finally:  # also on Ctrl-C or pruning: leave the best weights in the modules
+        if stage.best_state is not None:
+            _restore(stage.modules, stage.best_state)
+
+
+def _loop(
+    stage: Stage,
+    ctx: Context,
+    optimizer: torch.optim.Optimizer,
+    stopper: EarlyStopping,
+    gen: torch.Generator,
+    total: int,
+    eval_every: int,
+    weights: list[nn.Parameter],
+) -> None:
+    cfg = ctx.config
+    start, step, epoch = time.perf_counter(), 0, 0
+    while True:
+        epoch += 1
+        batches_seen = 0
+        # Losses are summed on the device: no host sync per step (matters on CUDA).
+        loss_sum, loss_n, images, t_train = torch.zeros((), device=ctx.device), 0, 0, 0.0
+        t_step = time.perf_counter()
+        for idx in stage.batches(gen):
+            progress = _progress(step, total, start, stage.deadline)
+            factor = lr_factor(progress, cfg.warmup, cfg.schedule)
+            for group in optimizer.param_groups:
+                group["lr"] = stage.lr * group["lr_scale"] * factor
+            loss = stage.step(idx)
+            if stage.l2 > 0:
+                loss = loss + stage.l2 * sum((w.float() ** 2).sum() for w in weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            batches_seen += 1
+            ctx.steps += 1
+            images += len(idx)
+            ctx.images += len(idx)
+            loss_sum += loss.detach().float()
+            loss_n += 1
+            progress = _progress(step, total, start, stage.deadline)
+            last = progress >= 1.0
+            if step % eval_every != 0 and not last:
+                continue
+            t_train += time.perf_counter() - t_step
+            mean_loss = float(loss_sum) / max(loss_n, 1)
+            if not math.isfinite(mean_loss):
+                raise ToolkitError(
+                    f"training diverged in stage '{stage.name}' (loss is {mean_loss}); "
+                    "lower the learning rate (--set lr=...) or the L2 lambda."
+                )
+            speed = images / max(t_train, 1e-9)
+            metrics = stage.evaluate()
+            for m in stage.modules:
+                m.train()
+            stop = stopper.update(metrics["score"])
+            if stopper.improved:
+                stage.best_score = metrics["score"]
+                stage.best_state = _snapshot(stage.modules)
+            _log(ctx, stage, epoch, step, mean_loss, speed, metrics)
+            ctx.progress.update(
+                progress, epoch=epoch, loss=mean_loss, val=metrics["score"], img_s=speed
+            )
+            if ctx.report is not None:
+                ctx.report(ctx.evals, metrics["score"])
+            if stop or last:
+                return
+            loss_sum.zero_()
+            loss_n = 0
+            t_step = time.perf_counter()
+        if batches_seen == 0:
+            raise ToolkitError(f"stage '{stage.name}' has no batches; the train split is empty.")
+
+
+def _progress(step: int, total: int, start: float, deadline: float | None) -> float:
+    if deadline is not None:
+        return (time.perf_counter() - start) / max(deadline - start, 1e-9)
+    return step / total
+
+
+def _optimizer(cfg: TrainConfig, stage: Stage) -> torch.optim.Optimizer:
+    groups = [{"params": ps, "lr": stage.lr * s, "lr_scale": s} for ps, s in stage.groups if ps]
+    if not groups:
+        raise ToolkitError(f"stage '{stage.name}' has no trainable parameters.")
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            groups,
+            lr=stage.lr,
+            momentum=cfg.momentum,
+            nesterov=True,
+            weight_decay=cfg.weight_decay,
+        )
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(groups, lr=stage.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
+
+
+def _is_weight(name: str, param: nn.Parameter) -> bool:
+    """Weight matrices/kernels get the L2 penalty; biases and norm scales do not."""
+    return param.requires_grad and param.ndim > 1
+
+
+def _snapshot(modules: list[nn.Module]) -> dict[str, torch.Tensor]:
+    return {
+        f"{i}.{k}": v.detach().clone()
+        for i, m in enumerate(modules)
+        for k, v in m.state_dict().items()
+    }
+
+
+def _restore(modules: list[nn.Module], state: dict[str, torch.Tensor]) -> None:
+    for i, m in enumerate(modules):
+        prefix = f"{i}."
+        m.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+
+
+def _log(
+    ctx: Context,
+    stage: Stage,
+    epoch: int,
+    step: int,
+    loss: float,
+    speed: float,
+    metrics: dict[str, float],
+) -> None:
+    ctx.evals += 1
+    row = {
+        "eval": ctx.evals,
+        "stage": stage.name,
+        "epoch": epoch,
+        "step": step,
+        "time_s": round(time.perf_counter() - ctx.t0, 3),
+        "lr_peak": stage.lr,
+        "train_loss": loss,
+        "images_per_s": round(speed, 1),
+        **metrics,
+    }
+    ctx.rows.append(row)
+    if ctx.run is not None:
+        ctx.run.write_metrics(ctx.rows)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available; asking for CUDA without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ToolkitError(
+            "device 'cuda' requested but CUDA is not available; use --set device=cpu."
+        )
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ToolkitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N.") from None
+
+
+def setup_torch(cfg: TrainConfig, device: torch.device) -> Callable[[], Any]:
+    """Seed, set threads, and return the autocast context factory (bf16 on CUDA only)."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % (2**32))
+    threads = cfg.threads or int(os.environ.get("TOOLKIT_THREADS", 0)) or (os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def describe_checkpoint(
+    cfg: TrainConfig,
+    *,
+    classes: list[Any],
+    in_channels: int,
+    image_size: int,
+    in_features: int,
+    logits_dim: int,
+    head_loss: str,
+    head_loss_params: dict[str, Any],
+    normalizer: Normalizer,
+    fingerprint: str,
+) -> dict[str, Any]:
+    """The JSON beside the weights: enough to rebuild and use the model without the config."""
+    return {
+        "encoder": cfg.encoder,
+        "encoder_params": dict(cfg.encoder_params),
+        "head": cfg.head,
+        "head_params": dict(cfg.head_params),
+        "head_loss": head_loss,
+        "head_loss_params": head_loss_params,
+        "classes": classes,
+        "num_classes": len(classes),
+        "logits_dim": logits_dim,
+        "in_channels": in_channels,
+        "image_size": image_size,
+        "in_features": in_features,
+        "normalizer": normalizer.state(),
+        "tta": cfg.tta,
+        "data_fingerprint": fingerprint,
+    }
+
+
+def save_best(run: RunDir, encoder: nn.Module, head: nn.Module, meta: dict[str, Any]) -> str:
+    """Save the (already restored) best encoder and head; return the weights' sha256."""
+    return ckpt.save(run, ckpt.state_tensors(_unwrap(encoder), _unwrap(head)), meta)
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return getattr(module, "_orig_mod", module)

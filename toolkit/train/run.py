@@ -1,0 +1,355 @@
+"""``train(config, competition)``: a whole run, top to bottom.
+
+1. data: class subset, stratified validation split, uint8 tensors on the device, statistics
+2. plugins: encoder, loss, head (and the head stage's loss) from the registries
+3. stage ``encoder`` (embedding losses only), then the head stage (see :mod:`.loop`)
+4. final evaluation: train/val/test accuracy, per-class accuracy, confusion matrix, kNN
+5. artifacts: best checkpoint, probabilities, metrics, plots; the run record says how it ended
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from toolkit.errors import ToolkitError
+from toolkit.runs import store
+from toolkit.train import evaluate as ev
+from toolkit.train.batches import Normalizer, augment, balanced_batches, shuffled_batches
+from toolkit.train.config import TrainConfig, validate
+from toolkit.train.final import final_metrics
+from toolkit.train.loop import (
+    Context,
+    Report,
+    Stage,
+    describe_checkpoint,
+    fit,
+    resolve_device,
+    save_best,
+    setup_torch,
+)
+from toolkit.train.progress import Progress
+
+if TYPE_CHECKING:
+    from toolkit.data import Competition
+
+HEAD_STAGE_LOSS = "softmax-ce"  # how heads are trained after an embedding loss
+KNN_SAMPLES = 4096  # train images embedded for the kNN score during training
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """How a run ended and where its files are."""
+
+    run_id: str
+    path: Path | None
+    status: str  # completed | interrupted | pruned | failed
+    metrics: dict[str, Any]
+
+
+def train(
+    config: TrainConfig,
+    competition: Competition,
+    *,
+    runs_root: Path | None = None,
+    save: bool = True,
+    quiet: bool = False,
+    report: Report | None = None,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train one model on ``competition`` as ``config`` says, writing a run folder."""
+    from toolkit.data import split_validation
+    from toolkit.registry import encoders, heads, losses
+
+    t0 = time.perf_counter()
+    validate(config)
+    cfg = config
+    device = resolve_device(cfg.device)
+    autocast = setup_torch(cfg, device)
+
+    # 1. data ------------------------------------------------------------------------------
+    x_all, y_all, classes = _select_classes(competition, cfg.classes)
+    tr_idx, va_idx = split_validation(y_all, cfg.val_fraction, cfg.seed)
+    x_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr_idx])).to(device)  # (N, C, H, W) u8
+    y_tr = torch.from_numpy(y_all[tr_idx].astype(np.int64)).to(device)
+    x_va = torch.from_numpy(np.ascontiguousarray(x_all[va_idx])).to(device)
+    y_va = torch.from_numpy(y_all[va_idx].astype(np.int64)).to(device)
+    norm = Normalizer.fit(x_tr)
+    k = len(classes)
+    in_channels, image_size = int(x_all.shape[1]), int(x_all.shape[2])
+
+    # 2. plugins ---------------------------------------------------------------------------
+    encoder = encoders.create(
+        cfg.encoder, in_channels=in_channels, image_size=image_size, **cfg.encoder_params
+    ).to(device, memory_format=torch.channels_last)
+    loss_fn = losses.create(cfg.loss, num_classes=k, **cfg.loss_params)
+    embedding_loss = getattr(loss_fn, "target", "logits") == "embeddings"
+    if embedding_loss:
+        head_loss_name = HEAD_STAGE_LOSS
+        head_loss_params: dict[str, Any] = {"label_smoothing": cfg.label_smoothing}
+        head_loss = losses.create(head_loss_name, num_classes=k, **head_loss_params)
+    else:
+        head_loss_name, head_loss_params, head_loss = cfg.loss, dict(cfg.loss_params), loss_fn
+    logits_dim = head_loss.logits_dim(k)
+    head = heads.create(
+        cfg.head, in_features=encoder.out_dim, num_classes=logits_dim, **cfg.head_params
+    ).to(device)
+    trains_encoder = bool(getattr(head, "trains_encoder", False))
+
+    def meta() -> dict[str, Any]:
+        return describe_checkpoint(
+            cfg,
+            classes=classes,
+            in_channels=in_channels,
+            image_size=image_size,
+            in_features=encoder.out_dim,
+            logits_dim=logits_dim,
+            head_loss=head_loss_name,
+            head_loss_params=head_loss_params,
+            normalizer=norm,
+            fingerprint=competition.fingerprint,
+        )
+
+    model_encoder = torch.compile(encoder) if cfg.compile else encoder
+
+    run = None
+    if save:
+        label = f"{_short(cfg.encoder)}-{cfg.loss}-{cfg.head}"
+        run = store.create_run(
+            label,
+            {
+                "status": "running",
+                "competition": competition.name,
+                "competition_path": str(competition.root),
+                "format": competition.format,
+                "data_fingerprint": competition.fingerprint,
+                "config": cfg.to_dict(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                **(extra or {}),
+            },
+            runs_root,
+        )
+    ctx = Context(cfg, run, Progress(quiet), report, device, autocast, t0)
+    deadline_total = t0 + cfg.budget if cfg.budget > 0 else None
+    status, error = "failed", None
+    feats: dict[str, torch.Tensor] = {}
+    try:
+        # 3a. stage "encoder": embedding loss on class-balanced batches, scored by kNN ------
+        def embed_step(idx: torch.Tensor) -> torch.Tensor:
+            xb = augment(norm(x_tr[idx]), cfg.crop_pad, cfg.flip, gen_aug)
+            with autocast():
+                out = model_encoder(xb)
+            return loss_fn(out.float(), y_tr[idx])
+
+        def knn_eval() -> dict[str, float]:
+            sub = torch.arange(min(len(y_tr), KNN_SAMPLES), device=device)
+            f_tr = ev.embed(model_encoder, x_tr[sub], norm, autocast=autocast)
+            f_va = ev.embed(model_encoder, x_va, norm, autocast=autocast)
+            acc = ev.knn_accuracy(f_tr, y_tr[sub], f_va, y_va, k, cfg.knn_k)
+            return {"score": acc, "val_knn_acc": acc}
+
+        gen_aug = torch.Generator().manual_seed(cfg.seed + 7)
+        steps_per_epoch = max(1, len(y_tr) // cfg.batch_size)
+        if embedding_loss:
+            enc_deadline = _deadline(deadline_total, t0, share=0.85)
+            fit(
+                Stage(
+                    name="encoder",
+                    modules=[encoder],
+                    groups=[(list(encoder.parameters()), 1.0), (list(loss_fn.parameters()), 1.0)],
+                    step=embed_step,
+                    batches=lambda g: balanced_batches(y_tr, cfg.batch_size, g, steps_per_epoch),
+                    steps_per_epoch=steps_per_epoch,
+                    evaluate=knn_eval,
+                    lr=cfg.lr,
+                    epochs=cfg.epochs,
+                    iterations=cfg.iterations,
+                    batch_size=cfg.batch_size,
+                    l2=float(getattr(loss_fn, "l2", 0.0)),
+                    deadline=enc_deadline,
+                ),
+                ctx,
+            )
+
+        # 3b. head stage ----------------------------------------------------------------------
+        head_l2 = float(getattr(head_loss, "l2", 0.0))
+        if trains_encoder:
+            init_from = str(getattr(head, "init_from", "") or "")
+            if init_from:
+                from toolkit.runs.checkpoint import encoder_weights
+
+                _load_encoder(encoder, encoder_weights(init_from), init_from)
+            scale = float(getattr(head, "encoder_lr_scale", 1.0))
+
+            def finetune_step(idx: torch.Tensor) -> torch.Tensor:
+                xb = augment(norm(x_tr[idx]), cfg.crop_pad, cfg.flip, gen_aug)
+                with autocast():
+                    logits = head(model_encoder(xb))
+                return head_loss(logits.float(), y_tr[idx])
+
+            def finetune_eval() -> dict[str, float]:
+                f_va = ev.embed(model_encoder, x_va, norm, tta=cfg.tta, autocast=autocast)
+                acc = _acc(head_loss, ev.head_logits(head, f_va), y_va)
+                return {"score": acc, "val_acc": acc}
+
+            # After an embedding stage, fine-tuning is a second stage with the head_* settings.
+            fit(
+                Stage(
+                    name="finetune",
+                    modules=[encoder, head],
+                    groups=[(list(encoder.parameters()), scale), (list(head.parameters()), 1.0)],
+                    step=finetune_step,
+                    batches=lambda g: shuffled_batches(len(y_tr), cfg.batch_size, g),
+                    steps_per_epoch=steps_per_epoch,
+                    evaluate=finetune_eval,
+                    lr=cfg.head_lr if embedding_loss else cfg.lr,
+                    epochs=cfg.head_epochs if embedding_loss else cfg.epochs,
+                    iterations=0 if embedding_loss else cfg.iterations,
+                    batch_size=cfg.batch_size,
+                    l2=head_l2,
+                    deadline=_deadline(deadline_total, t0, share=0.97),
+                ),
+                ctx,
+            )
+        else:
+            # Frozen encoder: features once (cached for this run), then the head on them.
+            for p in encoder.parameters():
+                p.requires_grad_(False)
+            feats["train"] = ev.embed(model_encoder, x_tr, norm, tta=cfg.tta, autocast=autocast)
+            feats["val"] = ev.embed(model_encoder, x_va, norm, tta=cfg.tta, autocast=autocast)
+            f_tr, f_va = feats["train"], feats["val"]
+            head_steps = max(1, len(y_tr) // cfg.head_batch_size)
+
+            def probe_step(idx: torch.Tensor) -> torch.Tensor:
+                return head_loss(head(f_tr[idx]).float(), y_tr[idx])
+
+            def probe_eval() -> dict[str, float]:
+                acc = _acc(head_loss, ev.head_logits(head, f_va), y_va)
+                return {"score": acc, "val_acc": acc}
+
+            fit(
+                Stage(
+                    name="head",
+                    modules=[head],
+                    groups=[(list(head.parameters()), 1.0)],
+                    step=probe_step,
+                    batches=lambda g: shuffled_batches(len(y_tr), cfg.head_batch_size, g),
+                    steps_per_epoch=head_steps,
+                    evaluate=probe_eval,
+                    lr=cfg.head_lr,
+                    epochs=cfg.head_epochs,
+                    iterations=cfg.head_iterations,
+                    batch_size=cfg.head_batch_size,
+                    l2=head_l2,
+                    deadline=_deadline(deadline_total, t0, share=0.97),
+                ),
+                ctx,
+            )
+        status = "completed"
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        raise
+    except Exception as err:
+        status = "pruned" if type(err).__name__ == "TrialPruned" else "failed"
+        error = str(err) if isinstance(err, ToolkitError) else f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        ctx.progress.close()
+        if run is not None and status != "completed":
+            if ctx.rows:  # keep the best weights so far loadable (each stage restored its best)
+                save_best(run, encoder, head, meta())
+            run.update(status=status, error=error, **_timing(ctx, t0))
+
+    # 4. final evaluation --------------------------------------------------------------------
+    metrics = final_metrics(
+        cfg,
+        competition,
+        classes,
+        encoder,
+        head,
+        head_loss,
+        norm,
+        autocast,
+        (x_tr, y_tr),
+        (x_va, y_va),
+        feats,
+        embedding_loss,
+    )
+    # 5. artifacts ---------------------------------------------------------------------------
+    if run is not None:
+        from toolkit.runs.artifacts import write_artifacts
+
+        digest = save_best(run, encoder, head, meta())
+        write_artifacts(run, ctx.rows, metrics, embedding_loss)
+        run.update(
+            status="completed",
+            error=None,
+            metrics=metrics.summary(),
+            checkpoint_sha256=digest,
+            **_timing(ctx, t0),
+        )
+    return RunResult(
+        run.id if run else "", run.path if run else None, "completed", metrics.summary()
+    )
+
+
+def _select_classes(
+    comp: Competition, names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The train images and labels of the chosen classes (all when ``names`` is empty)."""
+    classes = list(comp.classes)
+    if not names:
+        return comp.x_train, np.asarray(comp.y_train), classes
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    missing = [n for n in names if n not in lookup]
+    if missing or len(set(names)) != len(names) or len(names) < 2:
+        raise ToolkitError(
+            f"classes={','.join(names)} must name at least two distinct classes of the "
+            f"competition; unknown: {missing or 'none'}; available: {', '.join(lookup)}."
+        )
+    chosen = [lookup[n] for n in names]
+    y = np.asarray(comp.y_train)
+    keep = np.flatnonzero(np.isin(y, chosen))
+    remap = np.full(len(classes), -1, dtype=np.int64)
+    remap[chosen] = np.arange(len(chosen))
+    return comp.x_train[keep], remap[y[keep]], [classes[i] for i in chosen]
+
+
+def _deadline(total: float | None, t0: float, share: float) -> float | None:
+    """The moment a stage must end: ``share`` of the run's budget, leaving time to finish."""
+    return None if total is None else t0 + (total - t0) * share
+
+
+def _acc(head_loss: Any, logits: torch.Tensor, y: torch.Tensor) -> float:
+    pred = head_loss.probabilities(logits).argmax(1)
+    return float((pred == y).float().mean()) if len(y) else 0.0
+
+
+def _load_encoder(encoder: torch.nn.Module, state: dict[str, torch.Tensor], src: str) -> None:
+    try:
+        encoder.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ToolkitError(
+            f"init_from={src}: its encoder does not match this encoder ({first}); start from a "
+            "run with the same encoder and parameters."
+        ) from None
+
+
+def _short(name: str) -> str:
+    return name.replace(":", "-").replace("/", "-")
+
+
+def _timing(ctx: Context, t0: float) -> dict[str, Any]:
+    return {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "duration_s": round(time.perf_counter() - t0, 2),
+        "steps": ctx.steps,
+        "evaluations": ctx.evals,
+        "images_seen": ctx.images,
+    }
