@@ -12,8 +12,10 @@ from typing import Annotated
 
 import typer
 
+from toolkit.cli import assignment as assignment_cmd
 from toolkit.cli import data as data_cmd
 from toolkit.cli import plugins as plugins_cmd
+from toolkit.cli import train as train_cmd
 from toolkit.errors import ToolkitError
 
 app = typer.Typer(
@@ -25,6 +27,9 @@ app = typer.Typer(
 )
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(data_cmd.app, name="data")
+app.command("train")(train_cmd.train_command)
+app.add_typer(train_cmd.runs_app, name="runs")
+app.command("assignment")(assignment_cmd.assignment_command)
 
 
 @app.callback()
