@@ -1,0 +1,169 @@
+"""The decoded-array cache: hits skip decoding, changes rebuild, damage is never trusted."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from toolkit.data import _images, cache_root, load_competition
+
+if TYPE_CHECKING:
+    from conftest import Build
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts calls of the image decoder (one call per fresh load of an image layout)."""
+    calls: list[int] = []
+    real = _images.decode_images
+
+    def counting(paths, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(paths))
+        return real(paths, **kwargs)
+
+    monkeypatch.setattr(_images, "decode_images", counting)
+    return calls
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(p for p in (cache / "competitions").iterdir() if not p.name.startswith("."))
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+    }
+
+
+def test_second_load_hits_the_cache(build: Build, cache_dir: Path, decodes: list[int]) -> None:
+    root = build.kaggle()
+    first = load_competition(root)
+    second = load_competition(root)
+    assert decodes == [10]  # 6 train + 4 test, decoded once
+    assert isinstance(second.x_train, np.memmap)
+    assert np.array_equal(first.x_train, second.x_train)
+    assert np.array_equal(first.x_test, second.x_test)
+    assert np.array_equal(first.y_train, second.y_train)
+    assert first.y_test is not None and second.y_test is not None
+    assert np.array_equal(first.y_test, second.y_test)
+    assert (first.classes, first.test_ids) == (second.classes, second.test_ids)
+    assert type(second.classes[0]) is str and type(second.test_ids[0]) is int
+    assert first.fingerprint == second.fingerprint
+    entries = _entries(cache_dir)
+    assert len(entries) == 1 and entries[0].name == first.fingerprint
+
+
+def test_cache_lives_outside_the_competition(build: Build, cache_dir: Path) -> None:
+    root = build.kaggle()
+    before = _snapshot(root)
+    load_competition(root)
+    assert _snapshot(root) == before
+    assert cache_root() == cache_dir
+    assert not cache_dir.resolve().is_relative_to(root.resolve())
+
+
+def test_changed_mtime_rebuilds_and_prunes_old_entry(
+    build: Build, cache_dir: Path, decodes: list[int]
+) -> None:
+    root = build.kaggle()
+    first = load_competition(root)
+    image = root / "train" / "1.png"
+    st = image.stat()
+    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    second = load_competition(root)
+    assert len(decodes) == 2
+    assert second.fingerprint != first.fingerprint
+    assert [p.name for p in _entries(cache_dir)] == [second.fingerprint]
+
+
+def test_changed_labels_rebuild(build: Build, decodes: list[int]) -> None:
+    root = build.kaggle(answers=False)
+    assert load_competition(root).classes == ("cat", "dog")
+    csv = root / "train.csv"
+    csv.write_text(csv.read_text().replace("dog", "emu"))
+    assert load_competition(root).classes == ("cat", "emu")
+    assert len(decodes) == 2
+
+
+def test_adding_an_answer_key_rebuilds(build: Build) -> None:
+    root = build.kaggle(answers=False)
+    assert not load_competition(root).has_answers
+    build.write_csv(root / "test_labels.csv", ["id", "label"], [(i, "cat") for i in range(7, 11)])
+    assert load_competition(root).has_answers
+
+
+def test_refresh_decodes_again(build: Build, decodes: list[int]) -> None:
+    root = build.kaggle()
+    load_competition(root)
+    load_competition(root, refresh=True)
+    assert len(decodes) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "fingerprint", "meta"])
+def test_damaged_entry_is_rebuilt(
+    build: Build, cache_dir: Path, decodes: list[int], damage: str
+) -> None:
+    root = build.kaggle()
+    first = load_competition(root)
+    entry = cache_dir / "competitions" / first.fingerprint
+    if damage == "truncate":
+        data = (entry / "x_train.npy").read_bytes()
+        (entry / "x_train.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "fingerprint":
+        meta = (entry / "meta.json").read_text()
+        (entry / "meta.json").write_text(meta.replace(first.fingerprint, "0" * 64))
+    else:
+        (entry / "meta.json").write_text("{not json")
+    again = load_competition(root)
+    assert len(decodes) == 2
+    assert np.array_equal(first.x_train, again.x_train)
+    assert load_competition(root).fingerprint == first.fingerprint
+    assert len(decodes) == 2  # the rebuilt entry is used
+
+
+def test_read_only_competition_folder(build: Build, cache_dir: Path) -> None:
+    root = build.kaggle()
+    paths = [root, *root.rglob("*")]
+    for p in paths:
+        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        comp = load_competition(root)
+        assert comp.x_train.shape[0] == 6
+        assert len(_entries(cache_dir)) == 1
+    finally:
+        for p in paths:
+            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+
+
+def test_unwritable_cache_is_skipped(build: Build, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    comp = load_competition(build.kaggle(), cache_dir=blocker)
+    assert comp.x_train.shape[0] == 6 and blocker.read_text() == "x"
+
+
+def test_array_formats_are_cached_too(build: Build, cache_dir: Path) -> None:
+    root = build.npz(
+        x_train=np.zeros((4, 8, 8), np.uint8),
+        y_train=np.array([0, 1, 0, 1]),
+        x_test=np.zeros((2, 8, 8), np.uint8),
+    )
+    load_competition(root)
+    assert isinstance(load_competition(root).x_train, np.memmap)
+
+
+def test_cache_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "a"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))
+    assert cache_root() == tmp_path / "a"
+    monkeypatch.delenv("TOOLKIT_CACHE")
+    assert cache_root() == tmp_path / "b" / "toolkit"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "toolkit"

@@ -1,0 +1,107 @@
+"""``load_competition``: detect, read (or take from the cache), check, wrap.
+
+Only :class:`ToolkitError` leaves this module: whatever a parser raises on a damaged folder is
+turned into one, naming the path, so the CLI can print it on one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TypeVar
+
+import numpy as np
+
+from toolkit.data import _cache, _cifar, _folder, _kaggle, _npz, _pixel_csv
+from toolkit.data._competition import Competition, Parsed, check_parsed
+from toolkit.data._detect import resolve
+from toolkit.errors import ToolkitError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Each reader module has NAME, inputs(source) -> files to fingerprint, load(source, workers=).
+_READERS: dict[str, ModuleType] = {m.NAME: m for m in (_kaggle, _folder, _cifar, _pixel_csv, _npz)}
+
+
+def detect_format(path: str | Path) -> str:
+    """The layout of a competition folder: "kaggle-images", "image-folder", "cifar-python",
+    "pixel-csv" or "npz". Raises :class:`ToolkitError` when it is none of them."""
+    return _guarded(Path(path).expanduser(), lambda p: resolve(p)[0])
+
+
+def load_competition(
+    path: str | Path,
+    *,
+    cache_dir: Path | None = None,
+    refresh: bool = False,
+    workers: int | None = None,
+) -> Competition:
+    """Load a competition folder (or .npz) into uint8 (N, C, H, W) arrays plus labels and ids.
+
+    Decoded arrays are cached under ``cache_dir`` (default ``cache_root()/"competitions"``),
+    keyed by a fingerprint of the format and the input files' names, sizes and mtimes; a
+    second load memory-maps them. ``refresh`` rebuilds the cache entry; ``workers`` caps the
+    decoding processes (default: every core). Raises :class:`ToolkitError` for anything wrong
+    with the folder; nothing is written to the cache unless loading succeeds.
+    """
+    root = Path(path).expanduser()
+    return _guarded(root, lambda p: _load(p, cache_dir, refresh, workers))
+
+
+def _load(root: Path, cache_dir: Path | None, refresh: bool, workers: int | None) -> Competition:
+    start = time.perf_counter()
+    fmt, source = resolve(root)
+    reader = _READERS[fmt]
+    base = source if source.is_dir() else source.parent
+    key = _cache.fingerprint(fmt, base, reader.inputs(source))
+    entries = cache_dir if cache_dir is not None else _cache.cache_root() / "competitions"
+    parsed = None if refresh else _cache.read_entry(entries, key)
+    if parsed is not None:
+        log.info("loaded %s (%s) from the cache in %.2fs", root, fmt, time.perf_counter() - start)
+    else:
+        parsed = reader.load(source, workers=workers)
+        check_parsed(parsed, root)
+        _cache.write_entry(entries, key, parsed, fmt=fmt, source=source.resolve())
+        log.info("read %s (%s) in %.2fs", root, fmt, time.perf_counter() - start)
+    return _wrap(parsed, root, fmt, key)
+
+
+def _wrap(parsed: Parsed, root: Path, fmt: str, key: str) -> Competition:
+    absolute = root.resolve()
+    return Competition(
+        name=absolute.stem if absolute.is_file() else absolute.name,
+        root=absolute,
+        format=fmt,
+        x_train=_read_only(parsed.x_train),
+        y_train=_read_only(parsed.y_train),
+        classes=tuple(parsed.classes),
+        x_test=_read_only(parsed.x_test),
+        test_ids=tuple(parsed.test_ids),
+        id_column=parsed.id_column,
+        label_column=parsed.label_column,
+        y_test=None if parsed.y_test is None else _read_only(parsed.y_test),
+        fingerprint=key,
+    )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view: fresh and cached (memory-mapped) loads behave the same."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _guarded(root: Path, work: Callable[[Path], T]) -> T:
+    try:
+        return work(root)
+    except ToolkitError:
+        raise
+    except Exception as err:  # never let a parser's exception escape as a traceback
+        reason = " ".join(str(err).split()) or "no details"
+        raise ToolkitError(
+            f"cannot load {root}: {type(err).__name__}: {reason}; check the competition files."
+        ) from err

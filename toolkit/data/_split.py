@@ -1,0 +1,65 @@
+"""Stratified, seeded train/validation split of the training labels (the test set is never
+touched: only ``y_train`` goes in)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toolkit.data._tables import preview
+from toolkit.errors import ToolkitError
+
+
+def split_validation(
+    y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices), each sorted, int64.
+
+    Every class keeps its share of images in validation: about ``val_fraction`` of its images,
+    at least one for a class with two or more images and never all of them. The total is
+    ``round(N * val_fraction)`` where those bounds allow. ``val_fraction`` must be in [0, 1);
+    0 gives an empty validation set. A class with a single image cannot be split and raises
+    :class:`ToolkitError` (unless ``val_fraction`` is 0).
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ToolkitError(f"labels must be one-dimensional, got shape {y.shape}.")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ToolkitError(f"val_fraction must be in [0, 1), got {val_fraction}; use e.g. 0.1.")
+    everything = np.arange(len(y), dtype=np.int64)
+    if val_fraction == 0 or len(y) == 0:
+        return everything, np.empty(0, dtype=np.int64)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    singles = classes[counts == 1]
+    if len(singles):
+        raise ToolkitError(
+            f"classes {preview(singles.tolist())} have a single image, which cannot be in both "
+            "the train and the validation split; add images or use val_fraction=0."
+        )
+    n_val = _allocate(counts, val_fraction)  # (K,)
+    rng = np.random.default_rng(seed)
+    by_class = np.argsort(inverse, kind="stable")  # (N,) indices grouped by class
+    val_parts = []
+    start = 0
+    for count, take in zip(counts.tolist(), n_val.tolist(), strict=True):
+        members = by_class[start : start + count]
+        val_parts.append(rng.permutation(members)[:take])
+        start += count
+    val = np.sort(np.concatenate(val_parts)).astype(np.int64)
+    keep = np.ones(len(y), dtype=bool)
+    keep[val] = False
+    return everything[keep], val
+
+
+def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:
+    """Validation images per class: 1 <= n < count, then largest remainders up to the total."""
+    exact = counts * fraction
+    n_val = np.clip(np.floor(exact).astype(np.int64), 1, counts - 1)
+    short = round(float(counts.sum()) * fraction) - int(n_val.sum())
+    remainder = exact - n_val
+    for k in np.argsort(-remainder, kind="stable").tolist():
+        if short <= 0 or remainder[k] <= 0:
+            break
+        if n_val[k] < counts[k] - 1:
+            n_val[k] += 1
+            short -= 1
+    return n_val
