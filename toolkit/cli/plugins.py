@@ -21,6 +21,8 @@ def list_(
     json: JsonOption = False,
 ) -> None:
     """List registered plugins: name, kind, source, summary, status."""
+    from rich.markup import escape
+
     from toolkit.registry import all_infos, broken_files
 
     infos = all_infos(kind, pattern)
@@ -32,11 +34,21 @@ def list_(
         ]
         print_json(data)
         return
+    # Plugin text is data, not markup: "[low, high]" in a docstring must print as written.
     rows = [
-        (i.name, i.kind, i.source, i.summary if i.status == "ok" else i.error, _status(i.status))
+        (
+            escape(i.name),
+            i.kind,
+            escape(i.source),
+            escape((i.summary if i.status == "ok" else i.error) or ""),
+            _status(i.status),
+        )
         for i in infos
     ]
-    rows += [(Path(f).stem, "?", f, e, _status("broken")) for f, e in broken_files.items()]
+    rows += [
+        (escape(Path(f).stem), "?", escape(f), escape(e), _status("broken"))
+        for f, e in broken_files.items()
+    ]
     stdout().print(table("Plugins", ["name", "kind", "source", "summary", "status"], rows))
 
 
@@ -49,6 +61,8 @@ def show(
     json: JsonOption = False,
 ) -> None:
     """Show one plugin's parameters (with defaults) and its declared search space."""
+    from rich.markup import escape
+
     from toolkit.registry import find_info
 
     info = find_info(name, kind)
@@ -56,18 +70,26 @@ def show(
         print_json(info.to_dict())
         return
     console = stdout()
-    console.print(f"[bold]{info.name}[/bold] ({info.kind}) from {info.source}  ({info.target})")
+    console.print(
+        f"[bold]{escape(info.name)}[/bold] ({info.kind}) from {escape(info.source)}  "
+        f"({escape(info.target)})"
+    )
     if info.status != "ok":
-        console.print(f"[red]broken:[/red] {info.error}")
+        console.print(f"[red]broken:[/red] {escape(info.error or '')}")
         raise typer.Exit(2)
     if info.summary:
-        console.print(info.summary)
+        console.print(escape(info.summary))
+    # Escaped: "list[int]" or "['a']" is text, not Rich markup.
     rows = [
-        (p.name, p.annotation, "(required)" if p.required else repr(p.default))
+        (
+            escape(p.name),
+            escape(p.annotation),
+            "(required)" if p.required else escape(repr(p.default)),
+        )
         for p in info.params
     ]
     console.print(table("Parameters", ["name", "type", "default"], rows))
-    space_rows = [(k, _describe(d.to_dict())) for k, d in info.space.items()]
+    space_rows = [(escape(k), escape(_describe(d.to_dict()))) for k, d in info.space.items()]
     console.print(table("Search space", ["parameter", "range"], space_rows))
 
 

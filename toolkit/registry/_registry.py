@@ -19,11 +19,11 @@ import fnmatch
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, get_args, overload
 
 from toolkit.errors import ToolkitError
 from toolkit.registry import _discovery
-from toolkit.registry._space import Dimension
+from toolkit.registry._space import Choice, Dimension, Float, Int
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -107,6 +107,9 @@ class Registry(Generic[T]):
         self.group = group
         self.context = context
         self._entries: dict[str, _Entry] = {}
+        # Spaces given to register(), by object id; kept across _discovery.reset() so an entry
+        # point whose module was already imported (no decorator re-run) keeps its space.
+        self._declared: dict[int, tuple[Callable[..., Any], dict[str, Dimension]]] = {}
 
     # -- registration ----------------------------------------------------------------------
 
@@ -130,7 +133,9 @@ class Registry(Generic[T]):
         """
 
         def decorator(target: T) -> T:
-            self._add(name, target, dict(space or {}))
+            declared = dict(space or {})
+            self._add(name, target, declared)
+            self._declared[id(target)] = (target, declared)
             return target
 
         return decorator if obj is None else decorator(obj)
@@ -145,13 +150,21 @@ class Registry(Generic[T]):
                     f"{self.kind} '{name}' declares a search space for unknown parameter "
                     f"'{key}'; its parameters are: {', '.join(sorted(accepted)) or 'none'}."
                 )
+            if not isinstance(dim, Float | Int | Choice):
+                raise ToolkitError(
+                    f"{self.kind} '{name}' declares {dim!r} as the search space of '{key}'; "
+                    "use Float(low, high), Int(low, high) or Choice([...])."
+                )
             dim.validate(key)
         source = _discovery.current_source() or _module_source(obj)
         target = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', '?')}"
         entry = self._entries.get(name)
         if entry is not None:
-            if entry.obj is obj or (entry.obj is None and entry.source == source):
-                entry.obj, entry.space, entry.error = obj, space, None
+            # The entry point's own module registering it (during discovery, or imported
+            # directly by user code) is the same plugin, not a duplicate.
+            same_plugin = entry.source == source or _module_of(entry.target) == _module_of(target)
+            if entry.obj is obj or (entry.obj is None and same_plugin):
+                entry.obj, entry.space = obj, space  # keep a duplicate error found earlier
                 return
             raise ToolkitError(
                 f"duplicate {self.kind} name '{name}': registered by {entry.source} "
@@ -165,6 +178,10 @@ class Registry(Generic[T]):
         entry = self._entries.get(name)
         if entry is not None:
             if entry.source == source and entry.target == target:
+                return
+            if entry.loader is None and _module_of(entry.target) == _module_of(target):
+                # Its module was imported (and registered it) before discovery: same plugin.
+                entry.source, entry.target, entry.loader = source, target, loader
                 return
             entry.error = (
                 f"duplicate {self.kind} name '{name}': registered by {entry.source} "
@@ -291,16 +308,35 @@ class Registry(Generic[T]):
                 )
                 raise ToolkitError(entry.error) from None
             if entry.obj is None:  # the module did not register it itself: take the object
-                space = dict(getattr(obj, "search_space", {}) or {})
                 try:
+                    space = self._space_of(obj)
                     with _discovery.loading(entry.source):
                         self._add(entry.name, obj, space)
                 except ToolkitError as err:
                     entry.error = str(err)
                     raise
+                except Exception as err:  # e.g. a malformed dimension: report, keep the others
+                    entry.error = (
+                        f"{self.kind} '{entry.name}' from {entry.source} ({entry.target}) is "
+                        f"broken: {type(err).__name__}: {err}"
+                    )
+                    raise ToolkitError(entry.error) from None
         if entry.obj is None:
             raise ToolkitError(f"{self.kind} '{entry.name}' has no object; reinstall its package.")
         return entry.obj
+
+    def _space_of(self, obj: Any) -> dict[str, Dimension]:
+        """The space given to ``register`` for ``obj``, else its ``search_space`` attribute."""
+        declared = self._declared.get(id(obj))
+        if declared is not None and declared[0] is obj:
+            return dict(declared[1])
+        space = getattr(obj, "search_space", None) or {}
+        if not isinstance(space, Mapping):
+            raise ToolkitError(
+                f"{self.kind} {getattr(obj, '__qualname__', obj)!r} has a search_space that is "
+                f"not a dict of parameter name -> Float/Int/Choice: {space!r}."
+            )
+        return dict(space)
 
     def _broken_info(self, entry: _Entry) -> PluginInfo:
         return PluginInfo(
@@ -355,7 +391,15 @@ def _summary(obj: Any) -> str:
 
 
 def _type_name(ann: Any) -> str:
-    return getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+    # list[int].__name__ is "list": only a plain class may be shown by its bare name.
+    if isinstance(ann, type) and not get_args(ann):
+        return ann.__name__
+    return str(ann).replace("typing.", "")
+
+
+def _module_of(target: str) -> str:
+    """The module part of a ``module:object`` target (entry-point extras stripped)."""
+    return target.partition(":")[0].strip()
 
 
 def _module_source(obj: Any) -> str:

@@ -8,6 +8,7 @@ value from an Optuna trial (duck-typed, so this module never imports Optuna).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,8 @@ class Float:
     log: bool = False  # log-uniform: right for learning rates, margins, weight decay
 
     def validate(self, name: str) -> None:
+        if not all(_is_number(v, float) for v in (self.low, self.high)):
+            raise ToolkitError(f"search range for '{name}' needs numbers, got {self}.")
         if not (math.isfinite(self.low) and math.isfinite(self.high)):
             raise ToolkitError(f"search range for '{name}' must be finite, got {self}.")
         if self.low >= self.high:
@@ -55,6 +58,8 @@ class Int:
     log: bool = False  # log-uniform: right for batch sizes and widths
 
     def validate(self, name: str) -> None:
+        if not all(_is_number(v, int) for v in (self.low, self.high)):
+            raise ToolkitError(f"search range for '{name}' needs integers, got {self}.")
         if self.low >= self.high:
             raise ToolkitError(
                 f"search range for '{name}' is empty or inverted (low={self.low}, "
@@ -76,6 +81,11 @@ class Choice:
 
     choices: tuple[Any, ...]
 
+    def __post_init__(self) -> None:
+        # Choice(["a", "b"]) is the natural spelling; keep it hashable and equal to its round trip.
+        if isinstance(self.choices, list):
+            object.__setattr__(self, "choices", tuple(self.choices))
+
     def validate(self, name: str) -> None:
         if len(self.choices) == 0:
             raise ToolkitError(f"search choices for '{name}' are empty; give at least one value.")
@@ -88,6 +98,12 @@ class Choice:
 
 
 Dimension = Float | Int | Choice
+
+
+def _is_number(value: Any, kind: type) -> bool:
+    """True for an integer (or, when ``kind`` is float, any real); bools are not numbers here."""
+    allowed = numbers.Real if kind is float else numbers.Integral
+    return isinstance(value, allowed) and not isinstance(value, bool)
 
 
 def dimension_from_dict(name: str, spec: Any) -> Dimension:
@@ -106,11 +122,29 @@ def dimension_from_dict(name: str, spec: Any) -> Dimension:
                 f"search space for '{name}' has unknown keys {sorted(extra)}; "
                 "use type, low, high, log (or choices)."
             )
+        if not isinstance(spec.get("log", False), bool):
+            raise ToolkitError(
+                f"search space for '{name}' has log={spec['log']!r}; use true or false."
+            )
+        if kind == "choice" and not isinstance(spec.get("choices", []), list | tuple):
+            raise ToolkitError(
+                f"search space for '{name}' needs choices as a list, got {spec['choices']!r}."
+            )
         try:
             if kind == "float":
                 dim = Float(float(spec["low"]), float(spec["high"]), bool(spec.get("log", False)))
             elif kind == "int":
-                dim = Int(int(spec["low"]), int(spec["high"]), bool(spec.get("log", False)))
+                # 16.0 is a whole number (TOML and JSON may write it so); 1.5 is not.
+                low, high = (
+                    int(v) if isinstance(v, float) and v.is_integer() else v
+                    for v in (spec["low"], spec["high"])
+                )
+                if not all(_is_number(v, int) for v in (low, high)):
+                    raise ToolkitError(
+                        f"search range for '{name}' has type 'int' but low={low!r}, "
+                        f"high={high!r}; use whole numbers (or type 'float')."
+                    )
+                dim = Int(low, high, bool(spec.get("log", False)))
             elif kind == "choice":
                 dim = Choice(tuple(spec["choices"]))
             else:
