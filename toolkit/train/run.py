@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,9 +61,14 @@ def train(
     save: bool = True,
     quiet: bool = False,
     report: Report | None = None,
+    on_run: Callable[[str, str], None] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Train one model on ``competition`` as ``config`` says, writing a run folder."""
+    """Train one model on ``competition`` as ``config`` says, writing a run folder.
+
+    ``report(eval_index, score)`` is called after every evaluation (it may raise to stop the
+    run, as Optuna's pruning does); ``on_run(run_id, path)`` once the run folder exists.
+    """
     from toolkit.data import split_validation
     from toolkit.registry import encoders, heads, losses
 
@@ -134,6 +140,8 @@ def train(
             },
             runs_root,
         )
+        if on_run is not None:
+            on_run(run.id, str(run.path))
     ctx = Context(cfg, run, Progress(quiet), report, device, autocast, t0)
     deadline_total = t0 + cfg.budget if cfg.budget > 0 else None
     status, error = "failed", None

@@ -1,0 +1,190 @@
+"""``tk tune`` and ``tk study``: run Optuna studies and look at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from toolkit.cli._common import (
+    JsonOption,
+    QuietOption,
+    parse_duration,
+    print_json,
+    stderr,
+    stdout,
+    table,
+)
+
+study_app = typer.Typer(help="List, show and plot tuning studies.", no_args_is_help=True)
+
+StorageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Optuna storage: a SQLAlchemy URL (postgresql://user@host/db) or a journal file; "
+        "default: studies/<name>.journal.",
+    ),
+]
+
+
+def tune_command(
+    study_file: Annotated[Path, typer.Argument(help="Study TOML file (see studies/).")],
+    competition: Annotated[
+        str | None, typer.Argument(help="Competition folder (default: the study's).")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", "-n", help="Finished trials wanted in total.")
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Stop starting trials after this (10m).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Worker processes on this machine.")
+    ] = 1,
+    storage: StorageOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Tune a study: each trial trains a run; rerun the same command to resume."""
+    from toolkit.cli._common import load_competition_arg
+    from toolkit.tune import load_spec, redact, tune
+    from toolkit.tune.storage import default_url
+
+    overrides: dict[str, Any] = {"trials": trials}
+    if timeout is not None:
+        overrides["timeout"] = parse_duration(timeout)
+    spec = load_spec(study_file, overrides=overrides)
+    comp_path = competition or spec.competition
+    if comp_path is None:
+        comp_path = str(load_competition_arg(None, quiet=quiet).root)
+    worker_args = []
+    if trials is not None:
+        worker_args += ["--trials", str(trials)]
+    if timeout is not None:
+        worker_args += ["--timeout", timeout]
+    url = storage or default_url(spec.name)
+    if not quiet:
+        stderr().print(
+            f"study [bold]{spec.name}[/bold]: {spec.trials} trials, {workers} worker(s), "
+            f"storage {redact(url)}"
+        )
+    tune(
+        spec,
+        study_file,
+        comp_path,
+        storage=url,
+        workers=workers,
+        quiet=quiet,
+        worker_args=worker_args,
+    )
+    if not quiet:
+        _show(spec.name, url, json=False)
+
+
+@study_app.command("list")
+def study_list(storage: StorageOption = None, json: JsonOption = False) -> None:
+    """List studies: trials by state, best value and parameters."""
+    from toolkit.tune import list_studies
+
+    studies = list_studies(storage)
+    if json:
+        print_json(studies)
+        return
+    rows = [
+        (
+            s["name"],
+            s["trials"],
+            s.get("complete"),
+            s.get("pruned"),
+            s.get("fail"),
+            s.get("running"),
+            _fmt(s["best_value"]),
+            _params(s["best_params"]),
+            s["storage"],
+        )
+        for s in studies
+    ]
+    stdout().print(
+        table(
+            "Studies",
+            [
+                "name",
+                "trials",
+                "complete",
+                "pruned",
+                "failed",
+                "running",
+                "best val acc",
+                "best params",
+                "storage",
+            ],
+            rows,
+        )
+    )
+
+
+@study_app.command("show")
+def study_show(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    storage: StorageOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The trials of a study; the best one highlighted."""
+    _show(name, storage, json=json)
+
+
+@study_app.command("plot")
+def study_plot(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNGs.")] = Path("studies"),
+    storage: StorageOption = None,
+) -> None:
+    """Write optimisation-history and parameter-importance PNGs."""
+    from toolkit.tune import plot
+
+    for path in plot(name, out, storage):
+        stdout().print(f"wrote {path}")
+
+
+def _show(name: str, storage: str | None, *, json: bool) -> None:
+    from rich.markup import escape
+
+    from toolkit.tune import trial_rows
+
+    rows = trial_rows(name, storage)
+    if json:
+        print_json(rows)
+        return
+    body = []
+    for r in rows:
+        mark = "[bold green]*[/]" if r["best"] else ""
+        state = r["state"] + (f" @eval {r['pruned_at_eval']}" if r["pruned_at_eval"] else "")
+        body.append(
+            (
+                f"{mark}{r['number']}",
+                state,
+                escape(_params(r["params"])),
+                _fmt(r["value"]),
+                "" if r["duration_s"] is None else f"{r['duration_s']:.1f}s",
+                r["run_id"] or "",
+                escape(r["error"] or ""),
+            )
+        )
+    stdout().print(
+        table(
+            f"Study {name} (* = best)",
+            ["trial", "state", "params", "val acc", "time", "run", "error"],
+            body,
+        )
+    )
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{100 * value:.2f}%"
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )

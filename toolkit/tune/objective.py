@@ -1,0 +1,47 @@
+"""From an Optuna trial to a run config: pick the pipeline, suggest its settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from toolkit.train.config import TrainConfig, apply_overrides
+from toolkit.tune.spec import Pipeline, StudySpec
+
+if TYPE_CHECKING:
+    import optuna
+
+PIPELINE_PARAM = "pipeline"  # the categorical that chooses among several pipelines
+
+
+def param_names(spec: StudySpec) -> dict[tuple[str, str], str]:
+    """Optuna parameter name of each (pipeline label, setting).
+
+    A setting keeps its plain name (``lr``, ``loss.margin``) unless two pipelines search it
+    over different ranges; then each pipeline gets its own, ``<pipeline>/<setting>``, because
+    Optuna needs one distribution per name.
+    """
+    ranges: dict[str, set[str]] = {}
+    for p in spec.pipelines:
+        for key, dim in p.space.items():
+            ranges.setdefault(key, set()).add(repr(dim))
+    return {
+        (p.label, key): key if len(ranges[key]) == 1 else f"{p.label}/{key}"
+        for p in spec.pipelines
+        for key in p.space
+    }
+
+
+def trial_config(trial: optuna.Trial, spec: StudySpec) -> tuple[Pipeline, TrainConfig]:
+    """The pipeline and full training config this trial runs."""
+    if len(spec.pipelines) > 1:
+        labels = [p.label for p in spec.pipelines]
+        chosen = trial.suggest_categorical(PIPELINE_PARAM, labels)
+        pipeline = spec.pipelines[labels.index(chosen)]
+    else:
+        pipeline = spec.pipelines[0]
+    names = param_names(spec)
+    settings: dict[str, Any] = {**spec.fixed, **pipeline.fixed}
+    for key, dim in pipeline.space.items():
+        settings[key] = dim.suggest(trial, names[(pipeline.label, key)])
+    base = TrainConfig(encoder=pipeline.encoder, loss=pipeline.loss, head=pipeline.head)
+    return pipeline, apply_overrides(base, settings)

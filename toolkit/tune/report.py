@@ -1,0 +1,163 @@
+"""Reading studies back: summaries, trial tables, the best runs, and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+from toolkit.tune.storage import default_url, list_storage_urls, open_storage, redact
+
+
+def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
+    """One summary per study in ``storage`` (default: every journal in the studies folder)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = []
+    for url in [storage] if storage else list_storage_urls():
+        store = open_storage(url)
+        for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
+            study = optuna.load_study(study_name=summary.study_name, storage=store)
+            trials = study.get_trials(deepcopy=False)
+            count = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+            best = _best(trials)
+            out.append(
+                {
+                    "name": summary.study_name,
+                    "storage": redact(url),
+                    "trials": len(trials),
+                    **count,
+                    "best_value": best.value if best else None,
+                    "best_trial": best.number if best else None,
+                    "best_params": best.params if best else {},
+                }
+            )
+    return out
+
+
+def load(name: str, storage: str | None = None) -> Any:
+    """The Optuna study ``name`` (default storage: its journal file)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage or default_url(name)
+    if storage is None and not Path(url.removeprefix("journal:")).exists():
+        raise ToolkitError(
+            f"unknown study '{name}' (no {url.removeprefix('journal:')}); 'tk study list' shows "
+            "the studies, or pass --storage URL."
+        )
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        raise ToolkitError(
+            f"unknown study '{name}' in {redact(url)}; 'tk study list --storage ...' shows them."
+        ) from None
+
+
+def trial_rows(name: str, storage: str | None = None) -> list[dict[str, Any]]:
+    """One dict per trial: number, state, params, value, duration, pruned at, run id."""
+    study = load(name, storage)
+    trials = study.get_trials(deepcopy=False)
+    best = _best(trials)
+    rows = []
+    for t in trials:
+        duration = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None
+        )
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name.lower(),
+                "value": t.value,
+                "params": t.params,
+                "duration_s": duration,
+                "pruned_at_eval": t.user_attrs.get("pruned_at_eval"),
+                "run_id": t.user_attrs.get("run_id"),
+                "pipeline": t.user_attrs.get("pipeline"),
+                "error": t.user_attrs.get("error"),
+                "best": best is not None and t.number == best.number,
+            }
+        )
+    return rows
+
+
+def top_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:
+    """Run folders of the ``k`` best complete trials that still have a checkpoint, best first."""
+    from optuna.trial import TrialState
+
+    from toolkit.runs.store import CHECKPOINT
+
+    s = load(study, storage)
+    complete = sorted(
+        (
+            t
+            for t in s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.value is not None and t.user_attrs.get("run_path")
+        ),
+        key=lambda t: t.value,
+        reverse=True,
+    )
+    paths = [
+        t.user_attrs["run_path"]
+        for t in complete
+        if (Path(t.user_attrs["run_path"]) / CHECKPOINT).exists()
+    ]
+    if not paths:
+        raise ToolkitError(
+            f"study '{study}' has no complete trial with a checkpoint yet; run 'tk tune' first."
+        )
+    return paths[:k]
+
+
+def plot(name: str, out: Path, storage: str | None = None) -> list[Path]:
+    """Write optimisation-history and parameter-importance PNGs; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.trial import TrialState
+    from optuna.visualization import matplotlib as ovm
+
+    from toolkit import io
+
+    study = load(name, storage)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            raise ToolkitError(f"study '{name}' has no complete trials to plot yet.")
+        plots = [("history", lambda: ovm.plot_optimization_history(study))]
+        if len(complete) >= 2 and any(t.params for t in complete):
+            plots.append(("importance", lambda: ovm.plot_param_importances(study)))
+        for label, make in plots:
+            try:
+                ax = make()
+            except (ValueError, RuntimeError, optuna.exceptions.OptunaError) as err:
+                if label == "history":
+                    raise ToolkitError(f"cannot plot study '{name}': {err}") from None
+                continue
+            fig = ax.figure if hasattr(ax, "figure") else ax[0].figure
+            fig.set_size_inches(8, 5)
+            fig.tight_layout()
+            path = out / f"{name}-{label}.png"
+            with io.atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=110, format="png")
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def _best(trials: list[Any]) -> Any:
+    from optuna.trial import TrialState
+
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    return max(done, key=lambda t: t.value) if done else None

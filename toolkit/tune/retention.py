@@ -1,0 +1,41 @@
+"""Keep the checkpoints of a study's best trials only, so disks do not fill."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from toolkit.runs.store import CHECKPOINT
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def prune_checkpoints(study: optuna.Study, keep: int) -> list[str]:
+    """Delete checkpoint weights of every trial but the ``keep`` best complete ones.
+
+    Run folders (config, metrics, plots) stay; returns the run ids whose weights were removed.
+    """
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    complete = sorted(
+        (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
+        key=lambda t: t.value,
+        reverse=True,
+    )
+    kept = {t.number for t in complete[:keep]}
+    removed = []
+    for t in trials:
+        if t.number in kept or t.state in (TrialState.RUNNING, TrialState.WAITING):
+            continue
+        path = t.user_attrs.get("run_path")
+        if not path:
+            continue
+        weights = Path(path) / CHECKPOINT
+        if weights.exists():
+            with contextlib.suppress(FileNotFoundError):
+                weights.unlink()
+            removed.append(str(t.user_attrs.get("run_id", path)))
+    return removed

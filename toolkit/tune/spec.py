@@ -1,0 +1,297 @@
+"""Study files: a TOML spec of what to tune, parsed and checked before any trial runs.
+
+Example (see ``studies/`` for complete ones)::
+
+    [study]
+    name = "digits-compare"       # default: the file's stem
+    competition = "data/digits"   # optional; the command line may give it instead
+    trials = 12                   # finished trials wanted, across all workers
+    timeout = "10m"               # optional wall-clock limit per worker
+    pruner = "hyperband"          # hyperband | median | none
+    sampler = "tpe"               # tpe | random
+    keep_checkpoints = 3          # checkpoints kept for the best trials
+
+    [fixed]                       # settings for every trial (TrainConfig fields, plugin params)
+    epochs = 8
+
+    [space]                       # searched for every pipeline, on top of the plugins' spaces
+    batch_size = [64, 128, 256]
+
+    [[pipelines]]                 # one or more: a study may pit pipelines against each other
+    encoder = "convnet4"
+    loss = "triplet"
+    head = "linear-probe"
+    fixed = { "encoder.embedding_dim" = 64 }
+    space = { "loss.margin" = { type = "float", low = 0.1, high = 2.0, log = true } }
+
+Search-space keys: a training field (``lr``, ``batch_size``, ...) or ``encoder.X`` /
+``loss.X`` / ``head.X``. By default each pipeline searches the spaces its plugins declare;
+``default_space = false`` in a pipeline turns that off. A key given in the file replaces the
+plugin's range for that key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+from toolkit.registry import Dimension, dimension_from_dict
+from toolkit.train.config import PLUGIN_SECTIONS, field_names
+
+STUDY_KEYS = {
+    "name",
+    "competition",
+    "trials",
+    "timeout",
+    "pruner",
+    "sampler",
+    "seed",
+    "keep_checkpoints",
+    "objective",
+    "direction",
+}
+PIPELINE_KEYS = {"encoder", "loss", "head", "fixed", "space", "default_space", "name"}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One encoder + loss + head combination and what to fix and search for it."""
+
+    encoder: str
+    loss: str
+    head: str
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # setting -> value
+    space: Mapping[str, Dimension] = field(default_factory=dict)  # setting -> dimension
+
+    @property
+    def label(self) -> str:
+        return f"{self.encoder}+{self.loss}+{self.head}"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A parsed, checked study file."""
+
+    name: str
+    pipelines: tuple[Pipeline, ...]
+    competition: str | None = None  # folder; the CLI argument wins
+    trials: int = 20  # finished (complete or pruned) trials wanted in total
+    timeout: float | None = None  # seconds per worker, or None
+    pruner: str = "hyperband"  # hyperband | median | none
+    sampler: str = "tpe"  # tpe | random
+    seed: int | None = None  # sampler seed (None: random)
+    keep_checkpoints: int = 3  # best trials whose checkpoints are kept
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # for every pipeline
+    source: str = ""  # the file it came from
+
+    def search_space(self, pipeline: Pipeline) -> dict[str, Dimension]:
+        """The full space of ``pipeline``: plugin defaults, then study-wide, then its own."""
+        return dict(pipeline.space)
+
+
+def load_spec(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> StudySpec:
+    """Read and check a study file; ``overrides`` replace ``[study]`` keys (CLI options)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ToolkitError(
+            f"study file {path} does not exist; see studies/ for examples."
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ToolkitError(f"cannot read study file {path}: {err}.") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ToolkitError(f"study file {path} is not valid TOML: {err}.") from None
+    return parse_spec(data, name=path.stem, source=str(path), overrides=overrides)
+
+
+def parse_spec(
+    data: Mapping[str, Any],
+    *,
+    name: str,
+    source: str = "",
+    overrides: Mapping[str, Any] | None = None,
+) -> StudySpec:
+    """Build a :class:`StudySpec` from parsed TOML, checking every name and range."""
+    where = source or name
+    unknown = set(data) - {"study", "fixed", "space", "pipelines"}
+    if unknown:
+        raise ToolkitError(
+            f"{where}: unknown top-level table(s) {sorted(unknown)}; use [study], [fixed], "
+            "[space] and [[pipelines]]."
+        )
+    study = dict(_table(data, "study", where))
+    study.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    bad = set(study) - STUDY_KEYS
+    if bad:
+        raise ToolkitError(
+            f"{where}: unknown [study] key(s) {sorted(bad)}; valid: {sorted(STUDY_KEYS)}."
+        )
+    fixed = dict(_table(data, "fixed", where))
+    shared_space = _space(_table(data, "space", where), where)
+    raw_pipelines = data.get("pipelines")
+    if not isinstance(raw_pipelines, list) or not raw_pipelines:
+        raise ToolkitError(
+            f"{where}: no [[pipelines]]; add at least one with encoder, loss and head."
+        )
+    pipelines = tuple(_pipeline(p, i, shared_space, where) for i, p in enumerate(raw_pipelines))
+    labels = [p.label for p in pipelines]
+    if len(set(labels)) != len(labels):
+        raise ToolkitError(f"{where}: the same pipeline is listed twice ({labels}).")
+    for p in pipelines:
+        _check_settings({**fixed, **p.fixed}, p, where)
+        _check_settings(dict.fromkeys(p.space, None), p, where, values=False)
+    trials = _number(study.get("trials", 20), "trials", where, integer=True)
+    keep = _number(study.get("keep_checkpoints", 3), "keep_checkpoints", where, integer=True)
+    timeout = study.get("timeout")
+    if timeout is not None:
+        from toolkit.cli._common import parse_duration
+
+        timeout = parse_duration(str(timeout)) if isinstance(timeout, str) else float(timeout)
+        if timeout <= 0:
+            raise ToolkitError(f"{where}: timeout must be positive, got {study['timeout']!r}.")
+    if trials < 1:
+        raise ToolkitError(f"{where}: trials must be at least 1, got {trials}.")
+    if keep < 1:
+        raise ToolkitError(f"{where}: keep_checkpoints must be at least 1, got {keep}.")
+    pruner = str(study.get("pruner", "hyperband"))
+    sampler = str(study.get("sampler", "tpe"))
+    if pruner not in ("hyperband", "median", "none"):
+        raise ToolkitError(f"{where}: pruner must be hyperband, median or none, not {pruner!r}.")
+    if sampler not in ("tpe", "random"):
+        raise ToolkitError(f"{where}: sampler must be tpe or random, not {sampler!r}.")
+    if study.get("objective", "val_acc") != "val_acc" or study.get("direction", "maximize") != (
+        "maximize"
+    ):
+        raise ToolkitError(f"{where}: the objective is validation accuracy, maximised.")
+    name_value = str(study.get("name", name))
+    if not name_value or not all(c.isalnum() or c in "-_." for c in name_value):
+        raise ToolkitError(
+            f"{where}: study name {name_value!r} must use letters, digits, '-', '_' or '.'."
+        )
+    seed = study.get("seed")
+    return StudySpec(
+        name=name_value,
+        pipelines=pipelines,
+        competition=str(study["competition"]) if study.get("competition") else None,
+        trials=int(trials),
+        timeout=timeout,
+        pruner=pruner,
+        sampler=sampler,
+        seed=None if seed is None else int(seed),
+        keep_checkpoints=int(keep),
+        fixed=fixed,
+        source=source,
+    )
+
+
+def _pipeline(raw: Any, index: int, shared: dict[str, Dimension], where: str) -> Pipeline:
+    from toolkit.registry import encoders, heads, losses
+
+    if not isinstance(raw, dict):
+        raise ToolkitError(f"{where}: pipeline {index + 1} must be a table.")
+    bad = set(raw) - PIPELINE_KEYS
+    if bad:
+        raise ToolkitError(
+            f"{where}: pipeline {index + 1} has unknown key(s) {sorted(bad)}; "
+            f"valid: {sorted(PIPELINE_KEYS)}."
+        )
+    missing = [k for k in ("encoder", "loss", "head") if not raw.get(k)]
+    if missing:
+        raise ToolkitError(f"{where}: pipeline {index + 1} needs {', '.join(missing)}.")
+    enc, loss, head = str(raw["encoder"]), str(raw["loss"]), str(raw["head"])
+    space: dict[str, Dimension] = {}
+    if raw.get("default_space", True):
+        for section, registry, plugin in (
+            ("encoder", encoders, enc),
+            ("loss", losses, loss),
+            ("head", heads, head),
+        ):
+            info = registry.info(plugin)  # unknown plugin: an error with close names
+            if info.status != "ok":
+                raise ToolkitError(f"{where}: {info.error}")
+            for key, dim in info.space.items():
+                space[key[len("train.") :] if key.startswith("train.") else f"{section}.{key}"] = (
+                    dim
+                )
+    else:
+        for registry, plugin in ((encoders, enc), (losses, loss), (heads, head)):
+            registry.get(plugin)
+    space.update(shared)
+    space.update(_space(raw.get("space", {}), where))
+    fixed = raw.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise ToolkitError(f"{where}: pipeline {index + 1}'s fixed must be a table.")
+    for key in fixed:  # a fixed setting is not searched
+        space.pop(key, None)
+    return Pipeline(enc, loss, head, dict(fixed), space)
+
+
+def _check_settings(
+    settings: Mapping[str, Any], p: Pipeline, where: str, *, values: bool = True
+) -> None:
+    """Every key must be a training field or a parameter of the pipeline's plugins."""
+    from toolkit.registry import encoders, heads, losses
+
+    registries = {
+        "encoder": (encoders, p.encoder),
+        "loss": (losses, p.loss),
+        "head": (heads, p.head),
+    }
+    fields = set(field_names())
+    for key in settings:
+        section, dot, rest = key.partition(".")
+        if dot and section in PLUGIN_SECTIONS:
+            registry, plugin = registries[section]
+            registry.check_params(plugin, {rest: None})
+            continue
+        plain = rest if dot and section in ("train", "data") else key
+        if plain in ("encoder", "loss", "head"):
+            raise ToolkitError(f"{where}: set {plain} in [[pipelines]], not as a setting.")
+        if plain not in fields:
+            import difflib
+
+            close = difflib.get_close_matches(plain, sorted(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ToolkitError(
+                f"{where}: unknown parameter '{key}'{hint}; use a training field or "
+                "encoder.X / loss.X / head.X."
+            )
+    if values:
+        from toolkit.train.config import TrainConfig, apply_overrides, validate
+
+        cfg = apply_overrides(TrainConfig(encoder=p.encoder, loss=p.loss, head=p.head), settings)
+        if any(k in settings for k in field_names()):
+            validate(cfg)
+
+
+def _space(raw: Any, where: str) -> dict[str, Dimension]:
+    if not isinstance(raw, dict):
+        raise ToolkitError(f"{where}: a space must be a table of key = range.")
+    return {str(k): _dimension(str(k), v, where) for k, v in raw.items()}
+
+
+def _dimension(key: str, spec: Any, where: str) -> Dimension:
+    try:
+        return dimension_from_dict(key, spec)
+    except ToolkitError as err:
+        raise ToolkitError(f"{where}: {err}") from None
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ToolkitError(f"{where}: [{key}] must be a table.")
+    return value
+
+
+def _number(value: Any, key: str, where: str, *, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ToolkitError(f"{where}: {key} must be a number, got {value!r}.")
+    if integer and float(value) != int(value):
+        raise ToolkitError(f"{where}: {key} must be a whole number, got {value!r}.")
+    return value

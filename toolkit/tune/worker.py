@@ -1,0 +1,226 @@
+"""One tuning worker: claim a trial, train it as a run, report, repeat until the study is done.
+
+Several workers (processes, or machines sharing a PostgreSQL storage) run this loop on one
+study. Claims are serialised (:func:`~toolkit.tune.storage.claim_lock`) so the study ends with
+exactly ``spec.trials`` finished (complete or pruned) trials. A trial whose worker died is
+failed and re-queued: by Optuna heartbeats on database storages, and on every storage by
+checking whether the worker process recorded on the trial (host + pid) is still alive.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from toolkit.errors import ToolkitError
+from toolkit.tune.objective import trial_config
+from toolkit.tune.retention import prune_checkpoints
+from toolkit.tune.spec import StudySpec
+from toolkit.tune.storage import claim_lock, open_storage, redact
+
+if TYPE_CHECKING:
+    import optuna
+
+    from toolkit.data import Competition
+
+OWNER_ATTR = "toolkit_owner"  # "<host>:<pid>" of the worker running the trial
+MAX_CONSECUTIVE_FAILURES = 3  # a study whose trials keep failing stops instead of looping
+
+
+def open_study(spec: StudySpec, url: str) -> optuna.Study:
+    """Create or load the study (plain Optuna, so its own tools can open it)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = (
+        optuna.samplers.RandomSampler(seed=spec.seed)
+        if spec.sampler == "random"
+        else optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=min(5, spec.trials))
+    )
+    pruner: optuna.pruners.BasePruner
+    if spec.pruner == "hyperband":
+        pruner = optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    elif spec.pruner == "median":
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    else:
+        pruner = optuna.pruners.NopPruner()
+    storage = open_storage(url)
+    try:
+        study = optuna.create_study(
+            study_name=spec.name,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            direction="maximize",
+            load_if_exists=True,
+        )
+    except Exception as err:
+        raise ToolkitError(f"cannot open study {spec.name} in {redact(url)}: {err}") from None
+    study.set_user_attr("spec", spec.source)
+    return study
+
+
+def run_worker(
+    spec: StudySpec, comp: Competition, url: str, *, quiet: bool = True
+) -> dict[str, int]:
+    """Run trials until the study holds ``spec.trials`` finished ones (or the timeout)."""
+    from optuna.trial import TrialState
+
+    study = open_study(spec, url)
+    start, done, failures = time.monotonic(), 0, 0
+    while spec.timeout is None or time.monotonic() - start < spec.timeout:
+        with claim_lock(url, spec.name):
+            recover_stale(study)
+            trials = study.get_trials(deepcopy=False)
+            waiting = sum(t.state == TrialState.WAITING for t in trials)
+            taken = sum(
+                t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+                for t in trials
+            )
+            if waiting == 0 and taken >= spec.trials:
+                break
+            trial = study.ask()
+            study._storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, _owner())
+        state = run_trial(study, trial, spec, comp, url, quiet=quiet)
+        with claim_lock(url, spec.name):
+            prune_checkpoints(study, spec.keep_checkpoints)
+        if state == TrialState.FAIL:
+            failures += 1
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                raise ToolkitError(
+                    f"study {spec.name}: {failures} trials in a row failed; see "
+                    f"'tk study show {spec.name}' for their errors and fix the study file."
+                )
+        else:
+            failures, done = 0, done + 1
+    return {"trials_run": done}
+
+
+def run_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    spec: StudySpec,
+    comp: Competition,
+    url: str,
+    *,
+    quiet: bool,
+) -> Any:
+    """Train one trial as a run; tell Optuna how it ended. Returns the final state."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from toolkit.train import train
+
+    heartbeat = _heartbeat(trial, study)
+    try:
+        pipeline, config = trial_config(trial, spec)
+
+        def report(step: int, value: float) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                trial.set_user_attr("pruned_at_eval", step)
+                raise optuna.TrialPruned(f"pruned at evaluation {step} (score {value:.4f})")
+
+        def on_run(run_id: str, path: str) -> None:
+            trial.set_user_attr("run_id", run_id)
+            trial.set_user_attr("run_path", path)
+
+        trial.set_user_attr("pipeline", pipeline.label)
+        result = train(
+            config,
+            comp,
+            quiet=quiet,
+            report=report,
+            on_run=on_run,
+            extra={"study": spec.name, "trial": trial.number, "storage": redact(url)},
+        )
+        trial.set_user_attr("metrics", result.metrics)
+        study.tell(trial, float(result.metrics["val_acc"]))
+        return TrialState.COMPLETE
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        return TrialState.PRUNED
+    except KeyboardInterrupt:
+        _fail_and_requeue(study, trial, "interrupted (Ctrl-C)")
+        raise
+    except Exception as err:  # a failed trial must not end the study (3 in a row do)
+        message = str(err) if isinstance(err, ToolkitError) else f"{type(err).__name__}: {err}"
+        trial.set_user_attr("error", message)
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialState.FAIL
+    finally:
+        if heartbeat is not None:
+            heartbeat.join()
+
+
+def recover_stale(study: optuna.Study) -> list[int]:
+    """Fail RUNNING trials whose worker is gone, and queue them again. Returns their numbers.
+
+    Database storages: Optuna's heartbeat check (their retry callback re-queues them).
+    Every storage: a trial owned by a process on this host that no longer exists.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    recovered = []
+    try:
+        from optuna.storages import fail_stale_trials
+
+        fail_stale_trials(study)
+    except (ImportError, NotImplementedError):
+        pass
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.system_attrs.get(OWNER_ATTR, "")
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "error", f"worker {owner} died")
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+        recovered.append(t.number)
+    return recovered
+
+
+def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, why: str) -> None:
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("error", why)
+    study.tell(trial, state=TrialState.FAIL)
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+
+
+def _heartbeat(trial: optuna.Trial, study: optuna.Study) -> Any:
+    """Start Optuna's heartbeat thread for ``trial`` on storages that support it."""
+    try:
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        thread = get_heartbeat_thread(trial._trial_id, study._storage)
+    except ImportError:
+        return None
+    thread.start()
+    return thread
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
