@@ -1,0 +1,97 @@
+"""``fastnet``: a small, fast CNN for small images, after Keller Jordan's airbench94.
+
+airbench94 trains CIFAR-10 to 94% in seconds on a GPU. Its network is a 2x2 stem conv and
+three conv groups (conv3x3 -> max-pool -> BN -> GELU -> conv3x3 -> BN -> GELU) of widths
+64/256/256, then a global max-pool; convs start as partial identities ("dirac" init), which
+works like an implicit residual. This encoder keeps that design and adds what a general
+encoder needs: any channel count, any square size >= 8 (a group pools only while the map is
+at least 4x4, so BatchNorm never sees a 1x1 map), a width multiplier, and no classifier (the
+head adds one). The training tricks of airbench (whitening init, lookahead, bias lr scaling)
+belong to a training loop, not to the network, and are not part of it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from toolkit.errors import ToolkitError
+from toolkit.registry import Choice, Float, encoders
+
+BASE_WIDTHS = (64, 256, 256)  # airbench94's group widths, scaled by `width`
+
+
+@encoders.register(
+    "fastnet",
+    space={
+        "width": Choice((0.5, 0.75, 1.0)),
+        "train.lr": Float(1e-4, 1e-2, log=True),
+        "train.weight_decay": Float(1e-5, 1e-1, log=True),
+    },
+)
+class FastNet(nn.Module):
+    """airbench94-style CNN: 2x2 stem, 3 conv groups with max-pool, global max-pool."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        width: float = 0.5,  # multiplier on widths 64/256/256; 0.5 is fastest per accuracy on CPU
+    ) -> None:
+        super().__init__()
+        if not 0.0 < width <= 8.0:
+            raise ToolkitError(f"fastnet width must be in (0, 8], got {width}; try 0.5 or 1.0.")
+        if image_size < 3:
+            raise ToolkitError(f"fastnet needs images of at least 3x3 pixels, got {image_size}.")
+        widths = [_round_to_8(base * width) for base in BASE_WIDTHS]
+        stem_width = 2 * in_channels * 2 * 2  # airbench: 2x the patch size of the 2x2 stem
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_width, kernel_size=2, padding=0, bias=True),
+            nn.GELU(),
+        )
+        groups, cin = [], stem_width
+        for cout in widths:
+            groups.append(ConvGroup(cin, cout))
+            cin = cout
+        self.groups = nn.Sequential(*groups)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.out_dim = widths[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, out_dim)
+        x = self.stem(x)  # (B, S, H-1, W-1)
+        x = self.groups(x)  # (B, out_dim, h, w), h and w >= 2 unless the input was tiny
+        return self.pool(x).flatten(1)  # (B, out_dim)
+
+
+class ConvGroup(nn.Module):
+    """conv3x3 -> max-pool (while the map is >= 4x4) -> BN -> GELU -> conv3x3 -> BN -> GELU."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, kernel_size=3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(cout)
+        self.act = nn.GELU()
+        for conv in (self.conv1, self.conv2):
+            _partial_identity_(conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, cin, H, W) -> (B, cout, h, w)
+        x = self.conv1(x)
+        if min(x.shape[-2:]) >= 4:  # pooling a smaller map would leave BatchNorm too few values
+            x = self.pool(x)
+        x = self.act(self.norm1(x))
+        return self.act(self.norm2(self.conv2(x)))
+
+
+@torch.no_grad()
+def _partial_identity_(weight: torch.Tensor) -> None:
+    # airbench's dirac init: the first min(cin, cout) filters pass their channel through,
+    # so each group starts close to identity and trains like a residual block.
+    cout, cin = weight.shape[:2]
+    nn.init.dirac_(weight[: min(cin, cout)])
+
+
+def _round_to_8(value: float) -> int:
+    return max(8, round(value / 8) * 8)

@@ -1,0 +1,40 @@
+"""Shared helpers for the plugin tests: how to build each registered plugin cheaply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from toolkit.registry import Choice, Dimension, Float, Int
+
+# Names to build registered plugins under in tests (a tiny timm model; nothing is downloaded).
+CREATE_AS = {"timm": "timm:test_resnet"}
+
+TRAIN_KEYS = {"train.lr", "train.weight_decay", "train.batch_size"}  # the only tunable train.*
+
+
+def space_samples(dim: Dimension) -> list[Any]:
+    """Values a search dimension can produce: both ends of a range, or every choice."""
+    if isinstance(dim, Choice):
+        return list(dim.choices)
+    if isinstance(dim, Int):
+        return [dim.low, dim.high]
+    assert isinstance(dim, Float)
+    return [dim.low, dim.high]
+
+
+def assert_grads_reach(module: torch.nn.Module, nonzero: bool = True) -> None:
+    """Every trainable parameter got a finite gradient (not all zero, when ``nonzero``).
+
+    ``nonzero=False`` is for third-party models whose init zeroes a gradient on purpose (timm
+    ResNets zero the last BN scale of each residual branch, so the first step cannot reach the
+    branch's convs).
+    """
+    trainable = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    assert trainable or not list(module.parameters())
+    for name, param in trainable:
+        assert param.grad is not None, f"no gradient reached {name}"
+        assert torch.isfinite(param.grad).all(), f"non-finite gradient in {name}"
+        if nonzero:
+            assert param.grad.abs().sum() > 0, f"zero gradient in {name}"
