@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.data import Competition
+
 
 @pytest.fixture(scope="session")
 def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -17,7 +19,7 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def digits(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def digits(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Competition:
     """The loaded digits competition (cache in a temporary folder)."""
     import os
 

@@ -12,8 +12,14 @@ def test_overrides_parse_by_field_type_and_plugin_sections() -> None:
     cfg = apply_overrides(
         TrainConfig(),
         parse_overrides(
-            ["lr=0.01", "train.batch_size=64", "flip=true", "data.classes=cat,dog",
-             "loss.margin=0.5", "encoder.width=1.0"]
+            [
+                "lr=0.01",
+                "train.batch_size=64",
+                "flip=true",
+                "data.classes=cat,dog",
+                "loss.margin=0.5",
+                "encoder.width=1.0",
+            ]
         ),
     )
     assert cfg.lr == 0.01 and cfg.batch_size == 64 and cfg.flip is True

@@ -8,19 +8,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from toolkit.data import Competition
 from toolkit.errors import ToolkitError
 from toolkit.train import TrainConfig, train
 
 
-def test_softmax_regression_on_pixels(digits, runs_dir: Path) -> None:  # noqa: ANN001
+def test_softmax_regression_on_pixels(digits: Competition, runs_dir: Path) -> None:
     cfg = TrainConfig(encoder="pixels", loss="softmax-ce", head="linear-probe", head_epochs=30)
     result = train(cfg, digits, quiet=True)
     assert result.status == "completed"
     assert result.metrics["val_acc"] >= 0.90  # measured 0.94
     assert result.metrics["test_acc"] >= 0.88
     files = {p.name for p in result.path.iterdir()}
-    assert {"run.json", "metrics.csv", "checkpoint.safetensors", "checkpoint.json",
-            "val_probs.npy", "test_probs.npy", "curves.png", "metrics.json"} <= files
+    assert {
+        "run.json",
+        "metrics.csv",
+        "checkpoint.safetensors",
+        "checkpoint.json",
+        "val_probs.npy",
+        "test_probs.npy",
+        "curves.png",
+        "metrics.json",
+    } <= files
     record = json.loads((result.path / "run.json").read_text())
     assert record["status"] == "completed" and record["config"]["encoder"] == "pixels"
     probs = np.load(result.path / "test_probs.npy")
@@ -28,45 +37,56 @@ def test_softmax_regression_on_pixels(digits, runs_dir: Path) -> None:  # noqa: 
     assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
 
 
-def test_binary_logistic_regression_on_two_classes(digits, runs_dir: Path) -> None:  # noqa: ANN001
+def test_binary_logistic_regression_on_two_classes(digits: Competition, runs_dir: Path) -> None:
     cfg = TrainConfig(
-        encoder="pixels", loss="bce", head="linear-probe", classes=("0", "1"),
-        head_iterations=200, eval_every=20,
+        encoder="pixels",
+        loss="bce",
+        head="linear-probe",
+        classes=("0", "1"),
+        head_iterations=200,
+        eval_every=20,
     )
     result = train(cfg, digits, quiet=True)
     assert result.metrics["val_acc"] >= 0.95
     assert np.load(result.path / "test_probs.npy").shape[1] == 2
 
 
-def test_bce_on_ten_classes_is_a_user_error(digits, runs_dir: Path) -> None:  # noqa: ANN001
+def test_bce_on_ten_classes_is_a_user_error(digits: Competition, runs_dir: Path) -> None:
     cfg = TrainConfig(encoder="pixels", loss="bce", head="linear-probe")
     with pytest.raises(ToolkitError, match="2 classes"):
         train(cfg, digits, quiet=True)
 
 
-def test_fastnet_finetune_reaches_95_percent(digits, runs_dir: Path) -> None:  # noqa: ANN001
+def test_fastnet_finetune_reaches_95_percent(digits: Competition, runs_dir: Path) -> None:
     cfg = TrainConfig(epochs=6, batch_size=64, lr=2e-3)
     result = train(cfg, digits, quiet=True)
     assert result.metrics["val_acc"] >= 0.95
 
 
-def test_triplet_encoder_then_linear_probe(digits, runs_dir: Path) -> None:  # noqa: ANN001
+def test_triplet_encoder_then_linear_probe(digits: Competition, runs_dir: Path) -> None:
     cfg = TrainConfig(
-        encoder="convnet4", loss="triplet", head="linear-probe",
-        encoder_params={"embedding_dim": 32, "hidden": 256}, epochs=3, batch_size=64,
+        encoder="convnet4",
+        loss="triplet",
+        head="linear-probe",
+        encoder_params={"embedding_dim": 32, "hidden": 256},
+        epochs=3,
+        batch_size=64,
         head_epochs=20,
     )
     result = train(cfg, digits, quiet=True)
     assert result.metrics["val_knn_acc"] >= 0.85
     assert result.metrics["val_acc"] >= 0.85
     assert (result.path / "tsne.png").stat().st_size > 1000
-    stages = {line.split(",")[1] for line in (result.path / "metrics.csv").read_text().splitlines()[1:]}
+    stages = {
+        line.split(",")[1] for line in (result.path / "metrics.csv").read_text().splitlines()[1:]
+    }
     assert stages == {"encoder", "head"}
 
 
-def test_same_seed_same_metrics(digits, runs_dir: Path) -> None:  # noqa: ANN001
-    cfg = TrainConfig(epochs=1, batch_size=128, encoder_params={"width": 0.25}, crop_pad=1,
-                      flip=True)
+def test_same_seed_same_metrics(digits: Competition, runs_dir: Path) -> None:
+    cfg = TrainConfig(
+        epochs=1, batch_size=128, encoder_params={"width": 0.25}, crop_pad=1, flip=True
+    )
     a = train(cfg, digits, quiet=True)
     b = train(cfg, digits, quiet=True)
     assert a.metrics == b.metrics
@@ -74,19 +94,12 @@ def test_same_seed_same_metrics(digits, runs_dir: Path) -> None:  # noqa: ANN001
     assert np.array_equal(pa, pb)
 
 
-def test_checkpoint_reloads_to_the_same_predictions(digits, runs_dir: Path) -> None:  # noqa: ANN001
-    import torch
-
+def test_checkpoint_reloads_to_the_same_predictions(digits: Competition, runs_dir: Path) -> None:
     from toolkit.runs.checkpoint import load_model
-    from toolkit.train.batches import Normalizer
-    from toolkit.train.final import predict_probs
 
     cfg = TrainConfig(epochs=1, batch_size=128, encoder_params={"width": 0.25})
     result = train(cfg, digits, quiet=True)
     model = load_model(result.run_id)
-    norm_state = model.meta["normalizer"]
-    norm = Normalizer(torch.tensor(norm_state["mean"]), torch.tensor(norm_state["std"]))
-    probs = predict_probs(
-        model.encoder, model.head, model.loss, norm, digits.x_test, device=torch.device("cpu")
-    )
+    assert model.classes == list(digits.classes)
+    probs = model.predict_probs(digits.x_test)
     assert np.allclose(probs, np.load(result.path / "test_probs.npy"), atol=1e-5)

@@ -110,7 +110,25 @@ class LoadedModel:
 
     @property
     def classes(self) -> list[Any]:
+        """Class labels in their original form (index i = probability column i)."""
         return list(self.meta["classes"])
+
+    def predict_probs(self, x: Any, *, tta: bool = False, chunk: int = 8192) -> Any:
+        """Class probabilities (N, K) for uint8 images (N, C, H, W), streamed in chunks.
+
+        ``tta`` also averages over the horizontal flip (in feature space, as in training).
+        """
+        from toolkit.train.batches import Normalizer
+        from toolkit.train.final import predict_probs
+
+        stats = self.meta["normalizer"]
+        device = next(self.head.parameters()).device
+        norm = Normalizer(
+            torch.tensor(stats["mean"], device=device), torch.tensor(stats["std"], device=device)
+        )
+        return predict_probs(
+            self.encoder, self.head, self.loss, norm, x, device=device, tta=tta, chunk=chunk
+        )
 
 
 def load_model(run_id: str, device: str | torch.device = "cpu") -> LoadedModel:
