@@ -166,9 +166,13 @@ def recover_stale(study: optuna.Study) -> list[int]:
 
     recovered = []
     try:
+        import warnings
+
         from optuna.storages import fail_stale_trials
 
-        fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "experimental" since 2.9, stable in practice
+            fail_stale_trials(study)
     except (ImportError, NotImplementedError):
         pass
     host = socket.gethostname()
@@ -178,10 +182,10 @@ def recover_stale(study: optuna.Study) -> list[int]:
         if owner_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
         try:
+            study._storage.set_trial_user_attr(t._trial_id, "error", f"worker {owner} died")
             study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        study._storage.set_trial_user_attr(t._trial_id, "error", f"worker {owner} died")
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
         recovered.append(t.number)
     return recovered

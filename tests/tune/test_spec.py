@@ -1,0 +1,129 @@
+"""Study files: the checked-in examples parse; every kind of mistake is a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import ToolkitError
+from toolkit.registry import Float
+from toolkit.tune import load_spec, parse_spec
+from toolkit.tune.objective import param_names, trial_config
+
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+BASE = {"pipelines": [{"encoder": "pixels", "loss": "softmax-ce", "head": "linear-probe"}]}
+
+
+@pytest.mark.parametrize("path", sorted(STUDIES.glob("*.toml")), ids=lambda p: p.name)
+def test_checked_in_studies_parse(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.pipelines and spec.trials >= 1
+    for p in spec.pipelines:
+        assert p.space, f"{p.label} searches nothing"
+
+
+def test_plugin_spaces_are_the_default_and_the_file_narrows_them() -> None:
+    data = {
+        "pipelines": [
+            {
+                "encoder": "convnet4",
+                "loss": "triplet",
+                "head": "linear-probe",
+                "space": {"loss.margin": {"type": "float", "low": 0.5, "high": 0.6}},
+            }
+        ]
+    }
+    spec = parse_spec(data, name="x")
+    space = spec.pipelines[0].space
+    assert space["loss.margin"] == Float(0.5, 0.6)
+    assert "encoder.embedding_dim" in space  # declared by convnet4
+    assert any(k in space for k in ("lr", "weight_decay"))  # train.* from a plugin
+
+
+def test_overrides_from_the_command_line_win() -> None:
+    spec = parse_spec({**BASE, "study": {"trials": 3}}, name="x", overrides={"trials": 9})
+    assert spec.trials == 9
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"pipelines": []}, "no [[pipelines]]"),
+        (
+            {"pipelines": [{"encoder": "nosuch", "loss": "bce", "head": "finetune"}]},
+            "unknown encoder 'nosuch'",
+        ),
+        ({"pipelines": [{"encoder": "pixels", "loss": "softmax-ce"}]}, "needs head"),
+        ({**BASE, "fixed": {"lrr": 0.1}}, "unknown parameter 'lrr'"),
+        ({**BASE, "fixed": {"loss.marginn": 0.1}}, "marginn"),
+        ({**BASE, "space": {"lr": {"type": "float", "low": 0.1, "high": 0.01}}}, "inverted"),
+        ({**BASE, "space": {"lr": {"type": "float", "low": 0.1, "high": 0.1}}}, "empty"),
+        ({**BASE, "space": {"lr": []}}, "empty"),
+        ({**BASE, "study": {"trials": -2}}, "trials must be at least 1"),
+        ({**BASE, "study": {"timeout": -5}}, "timeout must be positive"),
+        ({**BASE, "study": {"pruner": "magic"}}, "pruner"),
+        ({**BASE, "study": {"bogus": 1}}, "unknown [study] key"),
+        ({**BASE, "extra": {}}, "unknown top-level"),
+        ({**BASE, "fixed": {"lr": -1.0}}, "learning rates must be > 0"),
+    ],
+)
+def test_bad_study_files_are_user_errors(data: dict, needle: str) -> None:
+    with pytest.raises(ToolkitError) as info:
+        parse_spec(data, name="bad")
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[study\ntrials = 3\n")
+    with pytest.raises(ToolkitError, match="broken.toml is not valid TOML"):
+        load_spec(path)
+
+
+def test_param_names_are_prefixed_only_when_pipelines_disagree() -> None:
+    spec = load_spec(STUDIES / "compare.toml")
+    names = param_names(spec)
+    assert {v for (_, k), v in names.items() if k == "lr"} == {"lr"}  # shared range
+    clash = parse_spec(
+        {
+            "pipelines": [
+                {
+                    **BASE["pipelines"][0],
+                    "default_space": False,
+                    "space": {"lr": {"type": "float", "low": 1e-3, "high": 1e-2}},
+                },
+                {
+                    "encoder": "pixels",
+                    "loss": "bce",
+                    "head": "linear-probe",
+                    "default_space": False,
+                    "space": {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
+                },
+            ]
+        },
+        name="clash",
+    )
+    assert set(param_names(clash).values()) == {
+        "pixels+softmax-ce+linear-probe/lr",
+        "pixels+bce+linear-probe/lr",
+    }
+
+
+def test_trial_config_applies_fixed_and_suggested_settings() -> None:
+    import optuna
+
+    spec = load_spec(STUDIES / "compare.toml")
+    trial = optuna.trial.FixedTrial(
+        {
+            "pipeline": "fastnet+softmax-ce+finetune",
+            "lr": 0.002,
+            "loss.label_smoothing": 0.1,
+        }
+    )
+    pipeline, cfg = trial_config(trial, spec)
+    assert pipeline.head == "finetune"
+    assert cfg.lr == 0.002 and cfg.loss_params == {"label_smoothing": 0.1}
+    assert cfg.encoder_params == {"width": 0.5} and cfg.epochs == spec.fixed["epochs"]
