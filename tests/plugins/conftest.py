@@ -10,6 +10,9 @@ from toolkit.registry import Choice, Dimension, Float, Int
 
 # Names to build registered plugins under in tests (a tiny timm model; nothing is downloaded).
 CREATE_AS = {"timm": "timm:test_resnet"}
+# Parameters that keep contract tests fast without changing the architecture's shape contract
+# (convnet4's default 4096-wide layer is checked in test_convnet4.py).
+CHEAP: dict[str, dict[str, Any]] = {"convnet4": {"hidden": 256}}
 
 TRAIN_KEYS = {"train.lr", "train.weight_decay", "train.batch_size"}  # the only tunable train.*
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import CREATE_AS, TRAIN_KEYS, assert_grads_reach, space_samples
+from conftest import CHEAP, CREATE_AS, TRAIN_KEYS, assert_grads_reach, space_samples
 
 from toolkit.registry import encoders
 
@@ -21,8 +21,9 @@ CANNOT: dict[tuple[str, int], str] = {}
 
 def _build(name: str, channels: int, size: int, **params: object) -> torch.nn.Module:
     torch.manual_seed(0)
-    name = CREATE_AS.get(name, name)
-    return encoders.create(name, in_channels=channels, image_size=size, **params)
+    params = {**CHEAP.get(name, {}), **params}
+    full_name = CREATE_AS.get(name, name)
+    return encoders.create(full_name, in_channels=channels, image_size=size, **params)
 
 
 def test_builtin_encoders_are_registered() -> None:

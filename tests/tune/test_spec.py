@@ -79,7 +79,7 @@ def test_bad_study_files_are_user_errors(data: dict, needle: str) -> None:
 def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text("[study\ntrials = 3\n")
-    with pytest.raises(ToolkitError, match="broken.toml is not valid TOML"):
+    with pytest.raises(ToolkitError, match=r"broken\.toml is not valid TOML"):
         load_spec(path)
 
 

@@ -135,9 +135,8 @@ def test_pruning_prunes(tune_env: Path, digits_path: Path) -> None:
 
 
 def test_stale_trial_of_a_dead_local_process_is_requeued(tune_env: Path) -> None:
-    from toolkit.tune.worker import OWNER_ATTR
-
     from toolkit.tune.storage import open_storage
+    from toolkit.tune.worker import OWNER_ATTR
 
     study = optuna.create_study(
         study_name="stale", storage=open_storage(default_url("stale")), direction="maximize"

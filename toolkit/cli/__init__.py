@@ -15,7 +15,7 @@ import typer
 from toolkit.cli import assignment as assignment_cmd
 from toolkit.cli import data as data_cmd
 from toolkit.cli import plugins as plugins_cmd
-from toolkit.cli import submit as submit_cmd  # TEMP(submit-helper)
+from toolkit.cli import submit as submit_cmd
 from toolkit.cli import train as train_cmd
 from toolkit.cli import tune as tune_cmd
 from toolkit.errors import ToolkitError
@@ -32,9 +32,9 @@ app.add_typer(data_cmd.app, name="data")
 app.command("train")(train_cmd.train_command)
 app.add_typer(train_cmd.runs_app, name="runs")
 app.command("assignment")(assignment_cmd.assignment_command)
-app.add_typer(submit_cmd.submit_app, name="submit")  # TEMP(submit-helper)
-app.command("score")(submit_cmd.score_command)  # TEMP(submit-helper)
-app.command("leaderboard")(submit_cmd.leaderboard_command)  # TEMP(submit-helper)
+app.add_typer(submit_cmd.submit_app, name="submit")
+app.command("score")(submit_cmd.score_command)
+app.command("leaderboard")(submit_cmd.leaderboard_command)
 app.command("tune")(tune_cmd.tune_command)
 app.add_typer(tune_cmd.study_app, name="study")
 

@@ -65,16 +65,28 @@ def open_storage(url: str) -> Any:
             f"storage {redact(url)!r} is neither a journal file nor a SQLAlchemy URL; use e.g. "
             "postgresql://user@host:5432/db or sqlite:///studies/x.db."
         )
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    import warnings
 
+    from optuna.storages import RDBStorage
+
+    try:  # Optuna >= 4.9 renamed the retry callback
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+
+        callback_arg = "heartbeat_stale_trial_callback"
+    except ImportError:
+        from optuna.storages import RetryFailedTrialCallback as Retry
+
+        callback_arg = "failed_trial_callback"
     try:
-        return RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=3),
-            engine_kwargs={"pool_pre_ping": True},
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeats are marked experimental since 2.9
+            return RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                engine_kwargs={"pool_pre_ping": True},
+                **{callback_arg: Retry(max_retry=3)},
+            )
     except ImportError as err:
         raise ToolkitError(
             f"the driver for {redact(url)} is not installed ({err}); e.g. pip install "
