@@ -44,7 +44,7 @@ def check(
     if json:
         print_json(info)
     else:
-        _render(info)
+        render_summary(info)
 
 
 @app.command("example")
@@ -61,7 +61,7 @@ def example(
     typer.echo(f"wrote the {name} example to {folder}")
 
 
-def _render(info: dict[str, Any]) -> None:
+def render_summary(info: dict[str, Any]) -> None:
     """Two tables on stdout: the overview, then classes with their image counts."""
     mean = ", ".join(f"{v:.4f}" for v in info["channel_mean"])
     std = ", ".join(f"{v:.4f}" for v in info["channel_std"])

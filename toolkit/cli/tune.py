@@ -44,6 +44,9 @@ def tune_command(
         int, typer.Option("--workers", "-w", help="Worker processes on this machine.")
     ] = 1,
     storage: StorageOption = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Study name (default: the file's).")
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Tune a study: each trial trains a run; rerun the same command to resume."""
@@ -51,7 +54,7 @@ def tune_command(
     from toolkit.tune import load_spec, redact, tune
     from toolkit.tune.storage import default_url
 
-    overrides: dict[str, Any] = {"trials": trials}
+    overrides: dict[str, Any] = {"trials": trials, "name": name}
     if timeout is not None:
         overrides["timeout"] = parse_duration(timeout)
     spec = load_spec(study_file, overrides=overrides)
@@ -59,8 +62,6 @@ def tune_command(
     if comp_path is None:
         comp_path = str(load_competition_arg(None, quiet=quiet).root)
     worker_args = []
-    if trials is not None:
-        worker_args += ["--trials", str(trials)]
     if timeout is not None:
         worker_args += ["--timeout", timeout]
     url = storage or default_url(spec.name)

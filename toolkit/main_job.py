@@ -1,0 +1,72 @@
+"""The main job, ``tk run``: data check -> small study -> best model -> submission -> score.
+
+Each step is a library call of its own stage; this module only strings them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+
+DEFAULT_STUDY = Path("studies") / "compare.toml"  # contrastive + probe vs fine-tune
+
+
+@dataclass(frozen=True)
+class MainJobResult:
+    """What ``tk run`` did, for its tables and for tests."""
+
+    competition: Any  # toolkit.data.Competition
+    study: str
+    storage: str | None
+    best_run: str
+    submission: Path
+    provenance: Path
+    test_score: float | None  # local accuracy when the competition has an answer key
+
+
+def run_main_job(
+    competition: Any,
+    *,
+    study_file: Path = DEFAULT_STUDY,
+    trials: int | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    quiet: bool = False,
+) -> MainJobResult:
+    """Tune ``study_file`` on ``competition``, submit the best trial, score it if possible.
+
+    The study is named ``<study>-<competition>`` so a rerun resumes it instead of starting over.
+    """
+    from toolkit.submit import make_submission, score_submission
+    from toolkit.tune import load_spec, top_runs, tune
+
+    if not Path(study_file).is_file():
+        raise ToolkitError(
+            f"study file {study_file} not found; run from the project folder or pass --study FILE."
+        )
+    base = load_spec(study_file)
+    name = f"{base.name}-{competition.name}"
+    spec = load_spec(study_file, overrides={"trials": trials, "name": name})
+    tune(
+        spec,
+        Path(study_file),
+        str(competition.root),
+        storage=storage,
+        workers=workers,
+        quiet=quiet,
+    )
+    best = top_runs(spec.name, storage, k=1)
+    result = make_submission(best, competition, study=spec.name, storage=storage)
+    score = score_submission(result.csv_path) if competition.y_test is not None else None
+    return MainJobResult(
+        competition=competition,
+        study=spec.name,
+        storage=storage,
+        best_run=best[0],
+        submission=result.csv_path,
+        provenance=result.json_path,
+        test_score=score,
+    )
