@@ -17,16 +17,16 @@ sampler = "random"
 seed = 1
 
 [fixed]
-epochs = 1
-head_epochs = 5
-batch_size = 128
+epochs = 3
+head_epochs = 15
+batch_size = 64
 
 [[pipelines]]
 encoder = "pixels"
 loss = "softmax-ce"
 head = "linear-probe"
 default_space = false
-space = { head_lr = { type = "float", low = 1e-3, high = 0.1, log = true } }
+space = { head_lr = { type = "float", low = 0.01, high = 0.1, log = true } }
 
 [[pipelines]]
 encoder = "fastnet"
@@ -34,7 +34,7 @@ loss = "softmax-ce"
 head = "finetune"
 default_space = false
 fixed = { "encoder.width" = 0.25 }
-space = { lr = { type = "float", low = 1e-3, high = 1e-2, log = true } }
+space = { lr = { type = "float", low = 2e-3, high = 5e-3, log = true } }
 """
 
 
@@ -61,6 +61,6 @@ def test_tk_run_end_to_end_on_digits(
     assert len(csvs) == 1
     provenance = json.loads(csvs[0].with_suffix(".json").read_text())
     assert provenance["study"] == "quick-digits"
-    assert 0.5 <= provenance["local_test_score"] <= 1.0
+    assert provenance["local_test_score"] >= 0.85
     header = csvs[0].read_text().splitlines()[0]
     assert header == "id,label"

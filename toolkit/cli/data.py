@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,8 +41,8 @@ def check(
     """Detect the layout, load (or take from the cache) and summarise a competition."""
     from toolkit.data import load_competition, summary
 
-    _log_to_stderr()
-    info = summary(load_competition(path, refresh=refresh, workers=workers))
+    with _log_to_stderr():
+        info = summary(load_competition(path, refresh=refresh, workers=workers))
     if json:
         print_json(info)
     else:
@@ -94,9 +96,15 @@ class _StderrHandler(logging.Handler):
         print(self.format(record), file=sys.stderr)
 
 
-def _log_to_stderr() -> None:
-    """Show the data stage's progress messages (decoding, cache hits) on stderr."""
+@contextlib.contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    """Show the data stage's progress messages (decoding, cache hits) on stderr, for one call."""
     logger = logging.getLogger("toolkit.data")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        logger.addHandler(_StderrHandler())
+    handler, level = _StderrHandler(), logger.level
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
