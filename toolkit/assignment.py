@@ -2,8 +2,8 @@
 
 Each row is one experiment of the assignment, run with the assignment's model and settings
 (learning rates, batch sizes, lambda, margin, early-stopping rule). Iteration counts are the
-assignment's, capped by a wall-clock share of ``budget`` so the whole table fits a deadline;
-the cap is reported when it bites.
+assignment's. The raw-pixel regressions are cheap and always run in full; the two convnet4
+runs share ``budget`` (wall-clock seconds) so the whole table fits a deadline.
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ class Row:
     experiment: str  # what the assignment did
     reported: str  # the assignment's figure (CIFAR-10, full training set)
     metric: str  # which of our metrics is compared: val_acc | train_val | knn | test_acc
-    share: float  # fraction of the total budget this row may use
+    share: float  # fraction of the total budget this row may use; 0 = not capped (cheap)
 
 
 ROWS: tuple[Row, ...] = (
-    Row("binary", "binary logistic regression, BCE + L2 (two classes)", "80.55%", "val_acc", 0.08),
+    Row("binary", "binary logistic regression, BCE + L2 (two classes)", "80.55%", "val_acc", 0.0),
     Row(
         "softmax",
         "softmax regression on raw pixels, last-25 early stopping",
         "36.47%",
         "val_acc",
-        0.08,
+        0.0,
     ),
     Row(
         "triplet",
@@ -50,14 +50,14 @@ ROWS: tuple[Row, ...] = (
         "linear probe on the frozen triplet embeddings (train / val)",
         "70% / 65%",
         "train_val",
-        0.42,
+        0.5,
     ),
     Row(
         "finetune",
         "fine-tuned classifier on the triplet encoder, NLL (train / val; test)",
         "98% / 88.7%; 82.41",
         "train_val_test",
-        0.42,
+        0.5,
     ),
 )
 

@@ -119,8 +119,12 @@ def final_metrics(
     test_acc = _test_accuracy(comp, classes, p_te)
     knn, emb = None, None
     if embedding_loss:
-        f_tr = ev.embed(encoder, x_tr[: min(len(y_tr), 10_000)], norm, autocast=autocast)
-        f_va = ev.embed(encoder, x_va, norm, autocast=autocast)
+        n_knn = min(len(y_tr), TRAIN_EVAL_SAMPLES)
+        if "train" in feats and not cfg.tta:  # frozen encoder: its features are at hand
+            f_tr, f_va = feats["train"][:n_knn], feats["val"]
+        else:
+            f_tr = ev.embed(encoder, x_tr[:n_knn], norm, autocast=autocast)
+            f_va = ev.embed(encoder, x_va, norm, autocast=autocast)
         knn = ev.knn_accuracy(f_tr, y_tr[: len(f_tr)], f_va, y_va, k, cfg.knn_k)
         emb = f_va.cpu().numpy()
     return FinalMetrics(

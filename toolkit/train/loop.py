@@ -35,6 +35,7 @@ from toolkit.train.progress import Progress
 from toolkit.train.schedule import EarlyStopping, lr_factor
 
 Report = Callable[[int, float], None]  # (evaluation index, score); may raise to prune
+METRICS_EVERY_S = 2.0  # metrics.csv is rewritten at most this often during training
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Stage:
     batch_size: int
     l2: float  # lambda of the L2 penalty on the weight matrices of `modules`
     deadline: float | None = None  # time.perf_counter() at which the budget ends
+    eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
 
@@ -71,6 +73,7 @@ class Context:
     t0: float
     rows: list[dict[str, Any]] = field(default_factory=list)
     evals: int = 0
+    metrics_written: float = 0.0  # perf_counter() of the last metrics.csv write
     steps: int = 0
     images: int = 0
 
@@ -113,7 +116,7 @@ def _loop(
         loss_sum, loss_n, images, t_train = torch.zeros((), device=ctx.device), 0, 0, 0.0
         t_step = time.perf_counter()
         for idx in stage.batches(gen):
-            progress = _progress(step, total, start, stage.deadline)
+            progress = _progress(step, total, start, _eval_aware(stage))
             factor = lr_factor(progress, cfg.warmup, cfg.schedule)
             for group in optimizer.param_groups:
                 group["lr"] = stage.lr * group["lr_scale"] * factor
@@ -130,7 +133,7 @@ def _loop(
             ctx.images += len(idx)
             loss_sum += loss.detach().float()
             loss_n += 1
-            progress = _progress(step, total, start, stage.deadline)
+            progress = _progress(step, total, start, _eval_aware(stage))
             last = progress >= 1.0
             if step % eval_every != 0 and not last:
                 continue
@@ -142,7 +145,9 @@ def _loop(
                     "lower the learning rate (--set lr=...) or the L2 lambda."
                 )
             speed = images / max(t_train, 1e-9)
+            t_eval = time.perf_counter()
             metrics = stage.evaluate()
+            stage.eval_s = time.perf_counter() - t_eval
             for m in stage.modules:
                 m.train()
             stop = stopper.update(metrics["score"])
@@ -162,6 +167,11 @@ def _loop(
             t_step = time.perf_counter()
         if batches_seen == 0:
             raise ToolkitError(f"stage '{stage.name}' has no batches; the train split is empty.")
+
+
+def _eval_aware(stage: Stage) -> float | None:
+    """The deadline for training steps: early enough for the final evaluation to fit."""
+    return None if stage.deadline is None else stage.deadline - stage.eval_s
 
 
 def _progress(step: int, total: int, start: float, deadline: float | None) -> float:
@@ -227,8 +237,15 @@ def _log(
         **metrics,
     }
     ctx.rows.append(row)
-    if ctx.run is not None:
+    flush_metrics(ctx)
+
+
+def flush_metrics(ctx: Context, *, force: bool = False) -> None:
+    """Rewrite metrics.csv (atomically), at most every METRICS_EVERY_S unless ``force``."""
+    now = time.perf_counter()
+    if ctx.run is not None and (force or now - ctx.metrics_written >= METRICS_EVERY_S):
         ctx.run.write_metrics(ctx.rows)
+        ctx.metrics_written = now
 
 
 def resolve_device(name: str) -> torch.device:

@@ -30,6 +30,7 @@ from toolkit.train.loop import (
     Stage,
     describe_checkpoint,
     fit,
+    flush_metrics,
     resolve_device,
     save_best,
     setup_torch,
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 HEAD_STAGE_LOSS = "softmax-ce"  # how heads are trained after an embedding loss
 KNN_SAMPLES = 4096  # train images embedded for the kNN score during training
+# Under a wall-clock budget: the encoder stage of an embedding run ends at this share of it,
+# all training at TRAIN_SHARE; the rest is kept for the final evaluation and the artifacts.
+ENCODER_SHARE = 0.72
+TRAIN_SHARE = 0.9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +169,7 @@ def train(
         gen_aug = torch.Generator().manual_seed(cfg.seed + 7)
         steps_per_epoch = max(1, len(y_tr) // cfg.batch_size)
         if embedding_loss:
-            enc_deadline = _deadline(deadline_total, t0, share=0.85)
+            enc_deadline = _deadline(deadline_total, t0, share=ENCODER_SHARE)
             fit(
                 Stage(
                     name="encoder",
@@ -220,7 +225,7 @@ def train(
                     iterations=0 if embedding_loss else cfg.iterations,
                     batch_size=cfg.batch_size,
                     l2=head_l2,
-                    deadline=_deadline(deadline_total, t0, share=0.97),
+                    deadline=_deadline(deadline_total, t0, share=TRAIN_SHARE),
                 ),
                 ctx,
             )
@@ -254,7 +259,7 @@ def train(
                     iterations=cfg.head_iterations,
                     batch_size=cfg.head_batch_size,
                     l2=head_l2,
-                    deadline=_deadline(deadline_total, t0, share=0.97),
+                    deadline=_deadline(deadline_total, t0, share=TRAIN_SHARE),
                 ),
                 ctx,
             )
@@ -268,6 +273,7 @@ def train(
         raise
     finally:
         ctx.progress.close()
+        flush_metrics(ctx, force=True)
         if run is not None and status != "completed":
             if ctx.rows:  # keep the best weights so far loadable (each stage restored its best)
                 save_best(run, encoder, head, meta())
