@@ -1,0 +1,1 @@
+"""The built-in plugins (installed as ``toolkit_plugins``); see docs/PLUGINS.md."""

@@ -27,6 +27,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def cache_root() -> Path:
+    """The toolkit's cache folder: ``$TOOLKIT_CACHE``, else ``$XDG_CACHE_HOME/toolkit``,
+    else ``~/.cache/toolkit``. It is not created here."""
+    if os.environ.get("TOOLKIT_CACHE"):
+        return Path(os.environ["TOOLKIT_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "toolkit"
+    return Path.home() / ".cache" / "toolkit"
+
+
 def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], Any]) -> None:
     """Call ``writer(file)`` on a temporary file, fsync it, then rename it onto ``path``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:

@@ -1,0 +1,1 @@
+"""Built-in heads, one plugin per module, registered through entry points (pyproject.toml)."""

@@ -1,29 +1,6 @@
-"""Built-in losses (one plugin per module) and the pieces embedding losses share.
+"""Built-in losses, one plugin per module, registered through entry points (pyproject.toml).
 
-The core imports :func:`balanced_batches` from here to draw P x K batches for any loss whose
-``balanced_batches`` attribute is True.
+Embedding losses (``target = "embeddings"``) with ``balanced_batches = True`` are trained on
+P x K class-balanced batches drawn by the core (:func:`toolkit.train.batches.balanced_batches`).
+Triplet mining lives in :mod:`._mining`. Nothing is imported here, so listing plugins is cheap.
 """
-
-from ._mining import (
-    MINERS,
-    Triplets,
-    all_triplets,
-    batch_hard_triplets,
-    hardest_negative_triplets,
-    mine,
-    pair_masks,
-    semi_hard_triplets,
-)
-from ._sampling import balanced_batches
-
-__all__ = [
-    "MINERS",
-    "Triplets",
-    "all_triplets",
-    "balanced_batches",
-    "batch_hard_triplets",
-    "hardest_negative_triplets",
-    "mine",
-    "pair_masks",
-    "semi_hard_triplets",
-]

@@ -15,7 +15,7 @@ class SupConLoss(nn.Module):
     """Supervised contrastive loss on L2-normalised embeddings: pull classes, push the rest."""
 
     target = "embeddings"  # consumes the encoder's embeddings, not logits
-    balanced_batches = True  # needs P x K batches (toolkit_plugins.losses.balanced_batches)
+    balanced_batches = True  # needs P x K batches (toolkit.train.batches.balanced_batches)
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ class TripletLoss(nn.Module):
     """
 
     target = "embeddings"  # consumes the encoder's embeddings, not logits
-    balanced_batches = True  # needs P x K batches (toolkit_plugins.losses.balanced_batches)
+    balanced_batches = True  # needs P x K batches (toolkit.train.batches.balanced_batches)
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import torch
-from toolkit_plugins.losses import (
+from toolkit_plugins.losses._mining import (
     all_triplets,
     batch_hard_triplets,
     hardest_negative_triplets,

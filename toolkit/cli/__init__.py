@@ -89,4 +89,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
         raise
     if isinstance(result, int) and result != 0:
+        if result == 130:  # Typer turns a KeyboardInterrupt inside a command into 130
+            typer.echo("interrupted", err=True)
         sys.exit(result)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli._common import JsonOption, print_json, stdout, table
+from toolkit.cli._common import JsonOption, QuietOption, print_json, stdout, table
 
 app = typer.Typer(
     help="Competition data: check a folder's layout and contents, write the example.",
@@ -37,11 +37,12 @@ def check(
     json: JsonOption = False,
     refresh: RefreshOption = False,
     workers: WorkersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Detect the layout, load (or take from the cache) and summarise a competition."""
     from toolkit.data import load_competition, summary
 
-    with _log_to_stderr():
+    with contextlib.nullcontext() if quiet else _log_to_stderr():
         info = summary(load_competition(path, refresh=refresh, workers=workers))
     if json:
         print_json(info)

@@ -25,7 +25,7 @@ def list_(
 
     from toolkit.registry import all_infos, broken_files
 
-    infos = all_infos(kind, pattern)
+    infos = all_infos(kind, pattern, cached=True)
     if json:
         data = [i.to_dict() for i in infos]
         data += [

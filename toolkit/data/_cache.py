@@ -22,22 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.data._competition import Parsed
+from toolkit.io import cache_root as cache_root  # the data cache lives under it
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1  # bump when decoding changes, so entries built by older code are rebuilt
 _STALE_TMP_S = 24 * 3600  # leftover temp folders older than this came from a crashed process
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def cache_root() -> Path:
-    """The toolkit's cache folder: ``$TOOLKIT_CACHE``, else ``$XDG_CACHE_HOME/toolkit``,
-    else ``~/.cache/toolkit``. It is not created here."""
-    if os.environ.get("TOOLKIT_CACHE"):
-        return Path(os.environ["TOOLKIT_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "toolkit"
-    return Path.home() / ".cache" / "toolkit"
 
 
 def fingerprint(fmt: str, base: Path, inputs: Iterable[Path]) -> str:

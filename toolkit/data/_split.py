@@ -3,6 +3,8 @@ touched: only ``y_train`` goes in)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from toolkit.data._tables import preview
@@ -10,7 +12,7 @@ from toolkit.errors import ToolkitError
 
 
 def split_validation(
-    y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+    y: np.ndarray, val_fraction: float = 0.1, seed: int = 0, *, names: Sequence[object] = ()
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices), each sorted, int64.
 
@@ -18,7 +20,8 @@ def split_validation(
     at least one for a class with two or more images and never all of them. The total is
     ``round(N * val_fraction)`` where those bounds allow. ``val_fraction`` must be in [0, 1);
     0 gives an empty validation set. A class with a single image cannot be split and raises
-    :class:`ToolkitError` (unless ``val_fraction`` is 0).
+    :class:`ToolkitError` (unless ``val_fraction`` is 0), naming it by ``names[label]`` when
+    ``y`` holds indices into the class names ``names``.
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -29,10 +32,12 @@ def split_validation(
     if val_fraction == 0 or len(y) == 0:
         return everything, np.empty(0, dtype=np.int64)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    singles = classes[counts == 1]
-    if len(singles):
+    singles = classes[counts == 1].tolist()
+    if singles:
+        if names:
+            singles = [names[int(c)] for c in singles]
         raise ToolkitError(
-            f"classes {preview(singles.tolist())} have a single image, which cannot be in both "
+            f"classes {preview(singles)} have a single image, which cannot be in both "
             "the train and the validation split; add images or use val_fraction=0."
         )
     n_val = _allocate(counts, val_fraction)  # (K,)

@@ -51,10 +51,15 @@ def registry_for(kind: str) -> Registry:
     return KINDS[key]
 
 
-def all_infos(kind: str | None = None, pattern: str = "*") -> list[PluginInfo]:
-    """Info for every plugin (of one kind, or all), broken ones included, sorted by kind/name."""
+def all_infos(
+    kind: str | None = None, pattern: str = "*", *, cached: bool = False
+) -> list[PluginInfo]:
+    """Info for every plugin (of one kind, or all), broken ones included, sorted by kind/name.
+
+    ``cached=True`` reuses unchanged entry points' listings without importing them.
+    """
     kinds = [registry_for(kind)] if kind else list(KINDS.values())
-    return [info for reg in kinds for info in reg.infos(pattern)]
+    return [info for reg in kinds for info in reg.infos(pattern, cached=cached)]
 
 
 def find_info(name: str, kind: str | None = None) -> PluginInfo:

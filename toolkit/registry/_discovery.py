@@ -100,7 +100,8 @@ def _discover_entry_points() -> None:
         for ep in entry_points(group=registry.group):
             dist = getattr(ep, "dist", None)
             source = dist.name if dist is not None else "<unknown distribution>"
-            registry._add_lazy(ep.name, source, ep.value, ep.load)
+            version = dist.version if dist is not None else ""
+            registry._add_lazy(ep.name, source, ep.value, ep.load, version)
 
 
 def plugin_files(path: Path) -> list[Path]:

@@ -81,6 +81,32 @@ class PluginInfo:
             "space": {k: d.to_dict() for k, d in self.space.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PluginInfo:
+        """Inverse of :meth:`to_dict` (defaults come back in their JSON form)."""
+        from toolkit.registry._space import dimension_from_dict
+
+        params = tuple(
+            ParamInfo(
+                p["name"],
+                inspect.Parameter.empty if p["required"] else p["default"],
+                p["type"],
+            )
+            for p in data.get("params", [])
+        )
+        space = {k: dimension_from_dict(k, v) for k, v in data.get("space", {}).items()}
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            source=data["source"],
+            target=data["target"],
+            summary=data.get("summary", ""),
+            params=params,
+            space=space,
+            status=data.get("status", "ok"),
+            error=data.get("error"),
+        )
+
 
 @dataclass
 class _Entry:
@@ -93,6 +119,7 @@ class _Entry:
     space: dict[str, Dimension] = field(default_factory=dict)
     error: str | None = None
     loader: Callable[[], Any] | None = None  # imports the entry point's object
+    version: str = ""  # the distribution's version (entry points), for the listing cache
 
 
 class Registry(Generic[T]):
@@ -173,7 +200,9 @@ class Registry(Generic[T]):
             )
         self._entries[name] = _Entry(name=name, source=source, target=target, obj=obj, space=space)
 
-    def _add_lazy(self, name: str, source: str, target: str, loader: Callable[[], Any]) -> None:
+    def _add_lazy(
+        self, name: str, source: str, target: str, loader: Callable[[], Any], version: str = ""
+    ) -> None:
         """Record an entry point without importing it (called by discovery)."""
         entry = self._entries.get(name)
         if entry is not None:
@@ -182,13 +211,16 @@ class Registry(Generic[T]):
             if entry.loader is None and _module_of(entry.target) == _module_of(target):
                 # Its module was imported (and registered it) before discovery: same plugin.
                 entry.source, entry.target, entry.loader = source, target, loader
+                entry.version = version
                 return
             entry.error = (
                 f"duplicate {self.kind} name '{name}': registered by {entry.source} "
                 f"({entry.target}) and by {source} ({target}); uninstall one of the packages."
             )
             return
-        self._entries[name] = _Entry(name=name, source=source, target=target, loader=loader)
+        self._entries[name] = _Entry(
+            name=name, source=source, target=target, loader=loader, version=version
+        )
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (for tests and interactive sessions)."""
@@ -273,9 +305,34 @@ class Registry(Generic[T]):
             space=dict(entry.space),
         )
 
-    def infos(self, pattern: str = "*") -> list[PluginInfo]:
-        """``info`` for every matching name; broken plugins are reported, never raised."""
-        return [self.info(n) for n in self.names(pattern)]
+    def infos(self, pattern: str = "*", *, cached: bool = False) -> list[PluginInfo]:
+        """``info`` for every matching name; broken plugins are reported, never raised.
+
+        ``cached=True`` (listings) reuses an entry point's listing from the on-disk cache
+        while its files are unchanged, so nothing is imported; see :mod:`._infocache`.
+        """
+        if not cached:
+            return [self.info(n) for n in self.names(pattern)]
+        from toolkit.registry import _infocache
+
+        store, dirty, out = _infocache.load(self.kind), False, []
+        for name in self.names(pattern):
+            entry = self._entries[name]
+            key = None
+            if entry.loader is not None and entry.error is None:
+                key = _infocache.entry_key(entry.source, entry.version, entry.target)
+            hit = store.get(name)
+            if key is not None and hit is not None and hit.get("key") == key:
+                out.append(PluginInfo.from_dict(hit["info"]))
+                continue
+            info = self.info(name)
+            out.append(info)
+            if key is not None and info.status == "ok":
+                store[name] = {"key": key, "info": info.to_dict()}
+                dirty = True
+        if dirty:
+            _infocache.save(self.kind, store)
+        return out
 
     # -- internals -------------------------------------------------------------------------
 

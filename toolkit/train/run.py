@@ -85,7 +85,7 @@ def train(
 
     # 1. data ------------------------------------------------------------------------------
     x_all, y_all, classes = _select_classes(competition, cfg.classes)
-    tr_idx, va_idx = split_validation(y_all, cfg.val_fraction, cfg.seed)
+    tr_idx, va_idx = split_validation(y_all, cfg.val_fraction, cfg.seed, names=classes)
     x_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr_idx])).to(device)  # (N, C, H, W) u8
     y_tr = torch.from_numpy(y_all[tr_idx].astype(np.int64)).to(device)
     x_va = torch.from_numpy(np.ascontiguousarray(x_all[va_idx])).to(device)

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
-from toolkit.tune.storage import default_url, list_storage_urls, open_storage, redact
+from toolkit.tune.storage import (
+    default_url,
+    is_journal,
+    journal_path,
+    list_storage_urls,
+    open_storage,
+    redact,
+)
 
 
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
@@ -17,6 +24,8 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = []
     for url in [storage] if storage else list_storage_urls():
+        if is_journal(url) and not journal_path(url).exists():  # opening would create it
+            raise ToolkitError(f"no study storage at {journal_path(url)}; check --storage.")
         store = open_storage(url)
         for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
             study = optuna.load_study(study_name=summary.study_name, storage=store)
@@ -43,9 +52,9 @@ def load(name: str, storage: str | None = None) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage or default_url(name)
-    if storage is None and not Path(url.removeprefix("journal:")).exists():
+    if is_journal(url) and not journal_path(url).exists():  # opening would create it
         raise ToolkitError(
-            f"unknown study '{name}' (no {url.removeprefix('journal:')}); 'tk study list' shows "
+            f"unknown study '{name}' (no {journal_path(url)}); 'tk study list' shows "
             "the studies, or pass --storage URL."
         )
     try:
