@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._cli import run_main
 from toolkit.cli import main
 from toolkit.errors import ToolkitError
 
@@ -18,17 +19,6 @@ pytestmark = pytest.mark.usefixtures("clean_registry")
 
 TK = Path(sys.executable).parent / "tk"  # the console script installed with the package
 HEAVY = ("torch", "timm", "optuna", "sklearn")
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``toolkit.cli.main(args)``: (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def clean_env() -> dict[str, str]:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from toolkit.cli import app, main
+from tests._cli import run_main
+from toolkit.cli import app
 from toolkit.registry import Choice, Float, Int, encoders, heads, losses
 
 pytestmark = pytest.mark.usefixtures("clean_registry", "wide_terminal")
@@ -31,17 +32,6 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def run(*args: str) -> Any:
     """Invoke ``tk`` in-process through Typer's test runner."""
     return CliRunner().invoke(app, list(args))
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``toolkit.cli.main(args)``: (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def table_rows(output: str) -> dict[str, list[str]]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from toolkit.cli import app, main
+from tests._cli import run_main as tk
+from toolkit.cli import app
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +44,6 @@ def env(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TOOLKIT_SUBMISSIONS", str(tmp_path / "subs"))
     monkeypatch.setenv("TOOLKIT_DEBUG", "0")
     return tmp_path / "subs"
-
-
-def tk(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``toolkit.cli.main(args)``: (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def submit_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
