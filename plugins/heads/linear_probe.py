@@ -11,7 +11,7 @@ from toolkit.registry import Float, heads
 @heads.register(
     "linear-probe",
     space={
-        "train.lr": Float(1e-4, 1e-2, log=True),
+        "train.head_lr": Float(1e-4, 3e-2, log=True),  # the frozen-feature stage's rate
         "train.weight_decay": Float(1e-5, 1e-1, log=True),
     },
 )
@@ -20,9 +20,18 @@ class LinearProbe(nn.Module):
 
     trains_encoder = False  # the encoder stays frozen; only this layer trains
 
-    def __init__(self, in_features: int, num_classes: int) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        standardize: bool = True,  # scale features to zero mean, unit variance first
+    ) -> None:
         super().__init__()
+        # Frozen features come at any scale (raw pixels, unnormalised embeddings); a BatchNorm
+        # without affine parameters standardises them, as linear probes usually do. At
+        # inference it is a fixed affine map, so the classifier stays linear in the features.
+        self.norm = nn.BatchNorm1d(in_features, affine=False) if standardize else nn.Identity()
         self.fc = nn.Linear(in_features, num_classes)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, num_classes)
-        return self.fc(features)
+        return self.fc(self.norm(features))

@@ -14,7 +14,7 @@ from toolkit.registry import Float, Int, heads
     space={
         "hidden": Int(64, 1024, log=True),
         "dropout": Float(0.0, 0.5),
-        "train.lr": Float(1e-4, 1e-2, log=True),
+        "train.head_lr": Float(1e-4, 3e-2, log=True),  # the frozen-feature stage's rate
         "train.weight_decay": Float(1e-5, 1e-1, log=True),
     },
 )
@@ -36,6 +36,7 @@ class MLPHead(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ToolkitError(f"mlp dropout must be in [0, 1), got {dropout}.")
         self.net = nn.Sequential(
+            nn.BatchNorm1d(in_features, affine=False),  # standardise frozen features first
             nn.Linear(in_features, hidden),
             nn.GELU(),
             nn.Dropout(dropout),

@@ -94,7 +94,9 @@ class Sandbox:
         write_csv(root / "train.csv", ("id", "label"), list(zip(train_ids, labels, strict=True)))
         write_csv(root / "sample_submission.csv", ("id", "label"), [(i, "cat") for i in test_ids])
         truth = [classes[i % len(classes)] for i in test_ids]
-        write_csv(root / "test_labels.csv", ("id", "label"), list(zip(test_ids, truth, strict=True)))
+        write_csv(
+            root / "test_labels.csv", ("id", "label"), list(zip(test_ids, truth, strict=True))
+        )
         return root
 
     def folder(self, name: str = "folder", *, classes: Sequence[str] = ("ants", "bees")) -> Path:
@@ -129,7 +131,9 @@ class Sandbox:
         train = self.rng.integers(0, 256, (6, side * side)).tolist()
         write_csv(root / "train.csv", ["label", *cols], [[i % 2, *r] for i, r in enumerate(train)])
         write_csv(root / "test.csv", cols, self.rng.integers(0, 256, (3, side * side)).tolist())
-        write_csv(root / "sample_submission.csv", ["ImageId", "Label"], [(i, 0) for i in (1, 2, 3)])
+        write_csv(
+            root / "sample_submission.csv", ["ImageId", "Label"], [(i, 0) for i in (1, 2, 3)]
+        )
         return root
 
     def npz(self, name: str = "arrays", **override: np.ndarray | None) -> Path:

@@ -258,7 +258,9 @@ CASES = [
     ),
     Case(
         "cifar-truncated-pickle",
-        broken(lambda box: box.cifar(), lambda r: truncate(r / "cifar-10-batches-py" / "test_batch")),
+        broken(
+            lambda box: box.cifar(), lambda r: truncate(r / "cifar-10-batches-py" / "test_batch")
+        ),
         "cannot read CIFAR batch test_batch",
     ),
     Case(
@@ -315,7 +317,14 @@ CASES = [
     ),
     Case(
         "pixel-csv-bad-cell",
-        broken(lambda box: box.pixel_csv(), lambda r: edit(r / "test.csv", "\n", "\nabc", )),
+        broken(
+            lambda box: box.pixel_csv(),
+            lambda r: edit(
+                r / "test.csv",
+                "\n",
+                "\nabc",
+            ),
+        ),
         "cannot parse test.csv",
     ),
     Case(
@@ -333,7 +342,9 @@ CASES = [
     ),
     Case(
         "pixel-csv-sample-count-mismatch",
-        broken(lambda box: box.pixel_csv(), lambda r: edit(r / "sample_submission.csv", "3,0\n", "")),
+        broken(
+            lambda box: box.pixel_csv(), lambda r: edit(r / "sample_submission.csv", "3,0\n", "")
+        ),
         "sample_submission.csv has 2 ids but test.csv has 3 rows",
     ),
     # npz -----------------------------------------------------------------------------------------
@@ -485,7 +496,47 @@ CASES = [
         "predicts 2 classes (cat, dog) but competition three has 3",
     ),
     Case("submit-planted-pickle-checkpoint", planted_pickle, "it is not a safetensors file"),
-    Case("train-set-without-equals", lambda box: train(box, "--set", "lr"), "--set expects key=value"),
+    Case(
+        "train-init-from-planted-pickle",
+        lambda box: train(
+            box,
+            "--head",
+            "finetune",
+            "--set",
+            f"head.init_from={write_pickle(box.root / 'weights.safetensors')}",
+        ),
+        "it is not a safetensors file",
+    ),
+    Case(
+        "train-init-from-unknown-run",
+        lambda box: train(box, "--head", "finetune", "--set", "head.init_from=nosuch"),
+        "unknown run 'nosuch'",
+    ),
+    Case(
+        "study-list-missing-journal",
+        lambda box: ["study", "list", "--storage", str(box.root / "none.journal")],
+        "no study storage at",
+    ),
+    Case(
+        "study-plot-unknown-study",
+        lambda box: ["study", "plot", "nosuch", "--out", str(box.root / "plots")],
+        "unknown study 'nosuch'",
+    ),
+    Case(
+        "tune-broken-competition",
+        lambda box: [
+            "tune",
+            str(box.file("study_valid.toml")),
+            str(broken(kaggle, lambda r: (r / "train" / "1.png").write_bytes(b""))(box)[2]),
+            "--quiet",
+        ],
+        "cannot read image train/1.png",
+    ),
+    Case(
+        "train-set-without-equals",
+        lambda box: train(box, "--set", "lr"),
+        "--set expects key=value",
+    ),
     Case(
         "train-set-unknown-key",
         lambda box: train(box, "--set", "lrate=0.1"),
@@ -506,7 +557,11 @@ CASES = [
         lambda box: train(box, "--set", "val_fraction=1.5"),
         "val_fraction must be in [0, 1)",
     ),
-    Case("train-budget-unreadable", lambda box: train(box, "--budget", "abc"), "cannot read duration"),
+    Case(
+        "train-budget-unreadable",
+        lambda box: train(box, "--budget", "abc"),
+        "cannot read duration",
+    ),
     Case(
         "train-budget-negative",
         lambda box: train(box, "--budget", "-5m"),
@@ -601,6 +656,11 @@ CASES = [
         "nope.csv does not exist",
     ),
 ]
+
+
+def write_pickle(path: Path) -> Path:
+    Sandbox.dump(path, _Boom())
+    return path
 
 
 def write_empty(path: Path) -> Path:

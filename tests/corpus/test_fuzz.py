@@ -2,9 +2,9 @@
 
 Random bytes stand in for images (``.png``/``.jpg`` in a kaggle-images folder), for a CIFAR
 pickle batch and for an ``.npz`` archive; random CSV text stands in for ``train.csv``,
-``sample_submission.csv`` and for a submission given to the validator. Half of the byte inputs
-start from a valid file and are truncated or have bytes overwritten, so the parsers get past
-their magic numbers and fail deeper.
+``test.csv`` (pixel-csv), ``sample_submission.csv`` and for a submission given to the
+validator. Half of the byte inputs start from a valid file and are truncated or have bytes
+overwritten, so the parsers get past their magic numbers and fail deeper.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def damaged(valid: bytes) -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(max_size=600), mutate())
 
 
+PIXELS = "pixel0,pixel1,pixel2,pixel3"  # a 2x2 pixel-csv header
 CELLS = st.one_of(
     st.sampled_from(
         ["1", "7", "8", "9", "10", "cat", "dog", "NaN", "", " 3", "3.0", "id", "label", '"', "é"]
@@ -87,7 +88,11 @@ def csv_text(draw: st.DrawFn) -> str:
     """CSV-looking text (ragged rows, quotes, blanks, NaN) or any text at all."""
     if draw(st.booleans()):
         return draw(st.text(max_size=200))
-    header = draw(st.sampled_from(["id,label", "label,id", "id", "", "id,label,x", "a,a"]))
+    header = draw(
+        st.sampled_from(
+            ["id,label", "label,id", "id", "", "id,label,x", "a,a", PIXELS, "label," + PIXELS]
+        )
+    )
     rows = draw(st.lists(st.lists(CELLS, min_size=0, max_size=4), max_size=12))
     end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     return end.join([header, *(",".join(r) for r in rows)])
@@ -101,7 +106,11 @@ def _only_toolkit_errors(load: object, *args: object, **kwargs: object) -> None:
 
 
 @FUZZ
-@given(data=damaged(_png()), ext=st.sampled_from(["png", "jpg"]), where=st.sampled_from(["train", "test"]))
+@given(
+    data=damaged(_png()),
+    ext=st.sampled_from(["png", "jpg"]),
+    where=st.sampled_from(["train", "test"]),
+)
 def test_random_bytes_as_an_image(data: bytes, ext: str, where: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         box = Sandbox(Path(tmp), Path(tmp))
@@ -124,7 +133,10 @@ def test_random_bytes_as_a_jpeg(data: bytes) -> None:
 
 
 @FUZZ
-@given(data=damaged(_cifar_batch()), victim=st.sampled_from(["data_batch_1", "test_batch", "batches.meta"]))
+@given(
+    data=damaged(_cifar_batch()),
+    victim=st.sampled_from(["data_batch_1", "test_batch", "batches.meta"]),
+)
 def test_random_bytes_as_a_cifar_pickle(data: bytes, victim: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Sandbox(Path(tmp), Path(tmp)).cifar()
@@ -143,10 +155,23 @@ def test_random_bytes_as_an_npz(data: bytes) -> None:
 
 
 @FUZZ
-@given(text=csv_text(), victim=st.sampled_from(["train.csv", "sample_submission.csv"]))
-def test_random_csv_text_in_a_competition(text: str, victim: str) -> None:
+@given(
+    text=csv_text(),
+    target=st.sampled_from(
+        [
+            ("kaggle", "train.csv"),
+            ("kaggle", "sample_submission.csv"),
+            ("pixels", "train.csv"),
+            ("pixels", "test.csv"),
+            ("pixels", "sample_submission.csv"),
+        ]
+    ),
+)
+def test_random_csv_text_in_a_competition(text: str, target: tuple[str, str]) -> None:
+    layout, victim = target
     with tempfile.TemporaryDirectory() as tmp:
-        root = Sandbox(Path(tmp), Path(tmp)).kaggle()
+        box = Sandbox(Path(tmp), Path(tmp))
+        root = box.kaggle() if layout == "kaggle" else box.pixel_csv(side=2)
         (root / victim).write_text(text, encoding="utf-8")
         _only_toolkit_errors(load_competition, root, cache_dir=Path(tmp) / "cache")
 

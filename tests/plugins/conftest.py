@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from toolkit.registry import Choice, Dimension, Float, Int
+from toolkit.train.config import field_names
 
 # Names to build registered plugins under in tests (a tiny timm model; nothing is downloaded).
 CREATE_AS = {"timm": "timm:test_resnet"}
@@ -14,7 +15,8 @@ CREATE_AS = {"timm": "timm:test_resnet"}
 # (convnet4's default 4096-wide layer is checked in test_convnet4.py).
 CHEAP: dict[str, dict[str, Any]] = {"convnet4": {"hidden": 256}}
 
-TRAIN_KEYS = {"train.lr", "train.weight_decay", "train.batch_size"}  # the only tunable train.*
+# A plugin may tune any training field (train.lr, train.head_lr, ...), nothing else.
+TRAIN_KEYS = {f"train.{name}" for name in field_names() if name not in ("encoder", "loss", "head")}
 
 
 def space_samples(dim: Dimension) -> list[Any]:

@@ -127,6 +127,13 @@ def train(
         )
 
     model_encoder = torch.compile(encoder) if cfg.compile else encoder
+    # Read head.init_from's weights now: a bad source is a user error, not a failed run.
+    init_from = str(getattr(head, "init_from", "") or "") if trains_encoder else ""
+    init_state = None
+    if init_from:
+        from toolkit.runs.checkpoint import encoder_weights
+
+        init_state = encoder_weights(init_from)
 
     run = None
     if save:
@@ -192,11 +199,8 @@ def train(
         # 3b. head stage ----------------------------------------------------------------------
         head_l2 = float(getattr(head_loss, "l2", 0.0))
         if trains_encoder:
-            init_from = str(getattr(head, "init_from", "") or "")
-            if init_from:
-                from toolkit.runs.checkpoint import encoder_weights
-
-                _load_encoder(encoder, encoder_weights(init_from), init_from)
+            if init_state is not None:
+                _load_encoder(encoder, init_state, init_from)
             scale = float(getattr(head, "encoder_lr_scale", 1.0))
 
             def finetune_step(idx: torch.Tensor) -> torch.Tensor:

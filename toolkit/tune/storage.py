@@ -37,8 +37,13 @@ def default_url(study: str) -> str:
 
 
 def redact(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^/:@]+):[^@/]*@", r"\1:***@", url)
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``.
+
+    The password is what SQLAlchemy reads as one (anything up to ``@``, ``/`` included, the
+    user name may be empty); a libpq ``?password=`` parameter is hidden too.
+    """
+    url = re.sub(r"(://[^/:@]*):[^@]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def is_journal(url: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
@@ -81,7 +82,9 @@ def run_worker(
             )
             if waiting == 0 and taken >= spec.trials:
                 break
-            trial = study.ask()
+            with warnings.catch_warnings():  # heartbeats work with ask(); Optuna warns anyway
+                warnings.simplefilter("ignore", UserWarning)
+                trial = study.ask()
             study._storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, _owner())
         state = run_trial(study, trial, spec, comp, url, quiet=quiet)
         with claim_lock(url, spec.name):
