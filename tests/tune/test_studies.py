@@ -179,3 +179,19 @@ def test_study_commands(
             assert [s["name"] for s in data] == ["cli"] and data[0]["complete"] == 3
         else:
             assert len(data) == 3 and sum(r["best"] for r in data) == 1
+
+
+def test_trial_never_owned_is_requeued_after_the_grace_period(
+    tune_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.tune import worker
+    from toolkit.tune.storage import open_storage
+
+    study = optuna.create_study(
+        study_name="unowned", storage=open_storage(default_url("unowned")), direction="maximize"
+    )
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    assert recover_stale(study) == []  # a fresh claim is left alone
+    monkeypatch.setattr(worker, "UNOWNED_GRACE_S", 0)
+    assert recover_stale(study) == [trial.number]
+    assert _states(study) == {"FAIL": 1, "WAITING": 1}

@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import warnings
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from toolkit.data import Competition
 
 OWNER_ATTR = "toolkit_owner"  # "<host>:<pid>" of the worker running the trial
+UNOWNED_GRACE_S = 120  # a RUNNING trial without an owner this old was never started
 MAX_CONSECUTIVE_FAILURES = 3  # a study whose trials keep failing stops instead of looping
 
 
@@ -182,7 +184,13 @@ def recover_stale(study: optuna.Study) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = t.system_attrs.get(OWNER_ATTR, "")
         owner_host, _, pid = owner.rpartition(":")
-        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+        if not owner:  # killed between ask() and recording its owner (a claim takes ms)
+            started = t.datetime_start
+            now = datetime.now(tz=started.tzinfo) if started is not None else None
+            if now is None or (now - started).total_seconds() < UNOWNED_GRACE_S:
+                continue
+            owner = "unknown"
+        elif owner_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
         try:
             study._storage.set_trial_user_attr(t._trial_id, "error", f"worker {owner} died")

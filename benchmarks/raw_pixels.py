@@ -1,0 +1,80 @@
+"""Raw-pixel models: our softmax / binary regression against scikit-learn, same split.
+
+    python benchmarks/raw_pixels.py COMPETITION [--classes a,b] [--json OUT]
+
+Both models see the same train/validation split (toolkit's stratified split, seed 0) and the
+same standardised pixels. Reported: validation accuracy and fit time of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def ours(comp: Any, classes: tuple[str, ...]) -> dict[str, float]:
+    from toolkit.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        encoder="pixels",
+        loss="bce" if classes else "softmax-ce",
+        head="linear-probe",
+        classes=classes,
+        optimizer="sgd",
+        head_lr=1e-2,
+        head_epochs=20,
+        head_batch_size=256,
+    )
+    t0 = time.perf_counter()
+    result = train(cfg, comp, quiet=True, save=False)
+    return {"val_acc": result.metrics["val_acc"], "seconds": time.perf_counter() - t0}
+
+
+def sklearn(comp: Any, classes: tuple[str, ...]) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    from toolkit.data import split_validation
+
+    t0 = time.perf_counter()
+    x = np.asarray(comp.x_train, dtype=np.float32).reshape(len(comp.x_train), -1) / 255.0
+    y = np.asarray(comp.y_train)
+    if classes:
+        chosen = [[str(c) for c in comp.classes].index(c) for c in classes]
+        keep = np.isin(y, chosen)
+        x, y = x[keep], np.searchsorted(sorted(chosen), y[keep])
+    tr, va = split_validation(y, 0.1, 0)
+    mean, std = x[tr].mean(0), x[tr].std(0) + 1e-6
+    model = LogisticRegression(max_iter=200)
+    model.fit((x[tr] - mean) / std, y[tr])
+    acc = float((model.predict((x[va] - mean) / std) == y[va]).mean())
+    return {"val_acc": acc, "seconds": time.perf_counter() - t0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("competition")
+    parser.add_argument("--classes", default="", help="two classes for the binary case")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    from toolkit.data import load_competition
+
+    comp = load_competition(args.competition)
+    classes = tuple(c for c in args.classes.split(",") if c)
+    result = {
+        "classes": list(classes) or "all",
+        "ours": ours(comp, classes),
+        "sklearn": sklearn(comp, classes),
+    }
+    result["time_ratio"] = result["sklearn"]["seconds"] / result["ours"]["seconds"]
+    print(json.dumps(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
