@@ -30,7 +30,7 @@ def test_assignment_runs_every_row_on_digits(
     monkeypatch.setenv("TOOLKIT_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
     comp = load_competition(make_example("digits", tmp_path / "digits"))
-    rows = run_assignment(comp, budget=40, quiet=True)
+    rows = run_assignment(comp, budget=24, quiet=True)
     assert [r["key"] for r in rows] == [r.key for r in ROWS]
     by_key = {r["key"]: r for r in rows}
     assert by_key["binary"]["metrics"]["val_acc"] >= 0.95  # digits 0 vs 1 is easy
