@@ -12,6 +12,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@rm -rf *.egg-info  # a stale one beside the sources would hide new entry points
 	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=23.2" "setuptools>=68" wheel
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)

@@ -8,6 +8,7 @@ entry points on ``sys.path`` without running pip.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -16,6 +17,10 @@ from pathlib import Path
 import pytest
 
 MakeDist = Callable[..., Path]
+
+# Tests train tiny models: one torch thread each is faster than two threads waiting on each
+# other, above all on a shared 2-core machine. Worker subprocesses inherit it.
+os.environ.setdefault("TOOLKIT_THREADS", "1")
 
 
 @pytest.fixture
