@@ -103,3 +103,20 @@ def test_checkpoint_reloads_to_the_same_predictions(digits: Competition, runs_di
     assert model.classes == list(digits.classes)
     probs = model.predict_probs(digits.x_test)
     assert np.allclose(probs, np.load(result.path / "test_probs.npy"), atol=1e-5)
+
+
+def test_budget_shapes_the_schedule_and_ends_in_time(digits: Competition, runs_dir: Path) -> None:
+    cfg = TrainConfig(budget=6.0, batch_size=64, encoder_params={"width": 0.25})
+    result = train(cfg, digits, quiet=True)
+    record = json.loads((result.path / "run.json").read_text())
+    assert record["duration_s"] <= 6.0 + 3.0  # the final metrics fit in the last 10%
+    assert record["config"]["budget"] == 6.0 and record["steps"] > 0
+
+
+def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_dir: Path) -> None:
+    cfg = TrainConfig(
+        encoder="pixels", loss="softmax-ce", head="linear-probe", head_epochs=3, budget=120.0
+    )
+    result = train(cfg, digits, quiet=True)
+    record = json.loads((result.path / "run.json").read_text())
+    assert record["evaluations"] == 3 and record["duration_s"] < 60

@@ -56,6 +56,7 @@ class Stage:
     l2: float  # lambda of the L2 penalty on the weight matrices of `modules`
     deadline: float | None = None  # time.perf_counter() at which the budget ends
     eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
+    fixed_length: bool = False  # True: epochs/iterations set the length, a deadline only caps it
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
 
@@ -116,7 +117,7 @@ def _loop(
         loss_sum, loss_n, images, t_train = torch.zeros((), device=ctx.device), 0, 0, 0.0
         t_step = time.perf_counter()
         for idx in stage.batches(gen):
-            progress = _progress(step, total, start, _eval_aware(stage))
+            progress = _progress(step, total, start, _eval_aware(stage), stage.fixed_length)
             factor = lr_factor(progress, cfg.warmup, cfg.schedule)
             for group in optimizer.param_groups:
                 group["lr"] = stage.lr * group["lr_scale"] * factor
@@ -133,7 +134,7 @@ def _loop(
             ctx.images += len(idx)
             loss_sum += loss.detach().float()
             loss_n += 1
-            progress = _progress(step, total, start, _eval_aware(stage))
+            progress = _progress(step, total, start, _eval_aware(stage), stage.fixed_length)
             last = progress >= 1.0
             if step % eval_every != 0 and not last:
                 continue
@@ -174,10 +175,15 @@ def _eval_aware(stage: Stage) -> float | None:
     return None if stage.deadline is None else stage.deadline - stage.eval_s
 
 
-def _progress(step: int, total: int, start: float, deadline: float | None) -> float:
-    if deadline is not None:
-        return (time.perf_counter() - start) / max(deadline - start, 1e-9)
-    return step / total
+def _progress(
+    step: int, total: int, start: float, deadline: float | None, fixed_length: bool = False
+) -> float:
+    """Fraction of the stage done: by steps, by time under a budget, or the larger of both."""
+    by_steps = step / total
+    if deadline is None:
+        return by_steps
+    by_time = (time.perf_counter() - start) / max(deadline - start, 1e-9)
+    return max(by_steps, by_time) if fixed_length else by_time
 
 
 def _optimizer(cfg: TrainConfig, stage: Stage) -> torch.optim.Optimizer:

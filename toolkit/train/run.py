@@ -44,7 +44,7 @@ HEAD_STAGE_LOSS = "softmax-ce"  # how heads are trained after an embedding loss
 KNN_SAMPLES = 4096  # train images embedded for the kNN score during training
 # Under a wall-clock budget: the encoder stage of an embedding run ends at this share of it,
 # all training at TRAIN_SHARE; the rest is kept for the final evaluation and the artifacts.
-ENCODER_SHARE = 0.72
+ENCODER_SHARE = 0.8
 TRAIN_SHARE = 0.9
 
 
@@ -264,6 +264,7 @@ def train(
                     batch_size=cfg.head_batch_size,
                     l2=head_l2,
                     deadline=_deadline(deadline_total, t0, share=TRAIN_SHARE),
+                    fixed_length=True,  # a probe trains its epochs; the budget only caps them
                 ),
                 ctx,
             )
