@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._cli import run_main as tk
 from tests.corpus.conftest import Sandbox
 from tests.tune.conftest import PG_URL
-from toolkit.cli import main
 from toolkit.tune.storage import redact
 
 SECRET = "corpus-s3cret"
@@ -42,16 +42,6 @@ def test_redact_hides_every_form_of_password(url: str) -> None:
 def test_redact_keeps_urls_without_a_password() -> None:
     for url in ("postgresql://user@db:5432/optuna", "journal:/x/y.journal", "sqlite:///s.db"):
         assert redact(url) == url
-
-
-def tk(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_unreachable_storage_error_hides_the_password(

@@ -7,7 +7,8 @@ names. See :mod:`toolkit.registry._registry` for the contract.
 
 from toolkit.registry import _discovery
 from toolkit.registry._discovery import add_plugin_paths, broken_files
-from toolkit.registry._registry import ParamInfo, PluginInfo, Registry
+from toolkit.registry._info import ParamInfo, PluginInfo
+from toolkit.registry._registry import Registry
 from toolkit.registry._scaffold import scaffold
 from toolkit.registry._space import Choice, Dimension, Float, Int, dimension_from_dict
 

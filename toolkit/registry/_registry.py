@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar, get_args, overload
 
 from toolkit.errors import ToolkitError
 from toolkit.registry import _discovery
+from toolkit.registry._info import ParamInfo, PluginInfo
 from toolkit.registry._space import Choice, Dimension, Float, Int
 
 T = TypeVar("T", bound=Callable[..., Any])
@@ -30,82 +31,6 @@ T = TypeVar("T", bound=Callable[..., Any])
 VARIANT_PARAM = (
     "variant"  # a factory taking this can be named "<name>:<variant>", e.g. timm:resnet18
 )
-
-
-@dataclass(frozen=True)
-class ParamInfo:
-    """One user-settable parameter of a plugin, read from its factory's signature."""
-
-    name: str
-    default: Any  # inspect.Parameter.empty when required
-    annotation: str  # as written in the signature, e.g. "float"
-
-    @property
-    def required(self) -> bool:
-        return self.default is inspect.Parameter.empty
-
-    def to_dict(self) -> dict[str, Any]:
-        default = None if self.required else self.default
-        return {
-            "name": self.name,
-            "default": default,
-            "required": self.required,
-            "type": self.annotation,
-        }
-
-
-@dataclass(frozen=True)
-class PluginInfo:
-    """What ``info(name)`` reports: enough for ``tk plugins list/show`` and for a study."""
-
-    name: str
-    kind: str  # "encoder" | "loss" | "head"
-    source: str  # distribution name for entry points, file path for local files
-    target: str  # "module:object"
-    summary: str  # first line of the factory's docstring
-    params: tuple[ParamInfo, ...] = ()
-    space: Mapping[str, Dimension] = field(default_factory=dict)
-    status: str = "ok"  # "ok" | "broken" | "not loaded"
-    error: str | None = None  # why it is broken
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "source": self.source,
-            "target": self.target,
-            "summary": self.summary,
-            "status": self.status,
-            "error": self.error,
-            "params": [p.to_dict() for p in self.params],
-            "space": {k: d.to_dict() for k, d in self.space.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PluginInfo:
-        """Inverse of :meth:`to_dict` (defaults come back in their JSON form)."""
-        from toolkit.registry._space import dimension_from_dict
-
-        params = tuple(
-            ParamInfo(
-                p["name"],
-                inspect.Parameter.empty if p["required"] else p["default"],
-                p["type"],
-            )
-            for p in data.get("params", [])
-        )
-        space = {k: dimension_from_dict(k, v) for k, v in data.get("space", {}).items()}
-        return cls(
-            name=data["name"],
-            kind=data["kind"],
-            source=data["source"],
-            target=data["target"],
-            summary=data.get("summary", ""),
-            params=params,
-            space=space,
-            status=data.get("status", "ok"),
-            error=data.get("error"),
-        )
 
 
 @dataclass

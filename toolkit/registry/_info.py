@@ -1,0 +1,90 @@
+"""What the registry reports about a plugin: its parameters, search space, source, status.
+
+These are plain values (``to_dict``/``from_dict`` round-trip through JSON), so listings can be
+printed as ``--json`` and cached without importing the plugin.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.registry._space import Dimension
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One user-settable parameter of a plugin, read from its factory's signature."""
+
+    name: str
+    default: Any  # inspect.Parameter.empty when required
+    annotation: str  # as written in the signature, e.g. "float"
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    def to_dict(self) -> dict[str, Any]:
+        default = None if self.required else self.default
+        return {
+            "name": self.name,
+            "default": default,
+            "required": self.required,
+            "type": self.annotation,
+        }
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``info(name)`` reports: enough for ``tk plugins list/show`` and for a study."""
+
+    name: str
+    kind: str  # "encoder" | "loss" | "head"
+    source: str  # distribution name for entry points, file path for local files
+    target: str  # "module:object"
+    summary: str  # first line of the factory's docstring
+    params: tuple[ParamInfo, ...] = ()
+    space: Mapping[str, Dimension] = field(default_factory=dict)
+    status: str = "ok"  # "ok" | "broken" | "not loaded"
+    error: str | None = None  # why it is broken
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "target": self.target,
+            "summary": self.summary,
+            "status": self.status,
+            "error": self.error,
+            "params": [p.to_dict() for p in self.params],
+            "space": {k: d.to_dict() for k, d in self.space.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PluginInfo:
+        """Inverse of :meth:`to_dict` (defaults come back in their JSON form)."""
+        from toolkit.registry._space import dimension_from_dict
+
+        params = tuple(
+            ParamInfo(
+                p["name"],
+                inspect.Parameter.empty if p["required"] else p["default"],
+                p["type"],
+            )
+            for p in data.get("params", [])
+        )
+        space = {k: dimension_from_dict(k, v) for k, v in data.get("space", {}).items()}
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            source=data["source"],
+            target=data["target"],
+            summary=data.get("summary", ""),
+            params=params,
+            space=space,
+            status=data.get("status", "ok"),
+            error=data.get("error"),
+        )
