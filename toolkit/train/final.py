@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from toolkit.data import Competition
     from toolkit.train.config import TrainConfig
 
-TRAIN_EVAL_SAMPLES = 10_000  # train accuracy is measured on at most this many images
+TRAIN_EVAL_SAMPLES = 5_000  # train accuracy is measured on at most this many images
 
 
 @dataclass
