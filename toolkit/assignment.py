@@ -64,7 +64,15 @@ ROWS: tuple[Row, ...] = (
 
 def configs(budget: float, seed: int = 0) -> dict[str, TrainConfig]:
     """The assignment's settings as run configs; each gets its share of ``budget`` seconds."""
-    base = TrainConfig(seed=seed, val_fraction=0.1, device="auto")
+    # Shared by every experiment: batch 256, a constant learning rate, the same split.
+    base = TrainConfig(
+        seed=seed,
+        val_fraction=0.1,
+        device="auto",
+        batch_size=256,
+        head_batch_size=256,
+        schedule="constant",
+    )
 
     def share(key: str) -> float:
         return budget * next(r.share for r in ROWS if r.key == key) if budget > 0 else 0.0
@@ -79,10 +87,8 @@ def configs(budget: float, seed: int = 0) -> dict[str, TrainConfig]:
             loss_params={"l2": 0.1},
             optimizer="adam",
             head_lr=1e-3,
-            head_batch_size=256,
             head_iterations=1000,
             eval_every=10,
-            schedule="constant",
             budget=share("binary"),
         ),
         # Softmax regression: gradient descent at lr 0.01, batch 256, at most 2000 iterations,
@@ -94,12 +100,10 @@ def configs(budget: float, seed: int = 0) -> dict[str, TrainConfig]:
             head="linear-probe",
             optimizer="sgd",
             head_lr=1e-2,
-            head_batch_size=256,
             head_iterations=2000,
             eval_every=10,
             early_stopping="last-k",
             patience=25,
-            schedule="constant",
             budget=share("softmax"),
         ),
         # Problem 2: convnet4 + triplet (margin 1, p=2), Adam 1e-3, batch 256, 3000 iterations,
@@ -112,10 +116,8 @@ def configs(budget: float, seed: int = 0) -> dict[str, TrainConfig]:
             loss_params={"margin": 1.0, "p": 2},
             optimizer="adam",
             lr=1e-3,
-            batch_size=256,
             iterations=3000,
             eval_every=100,
-            schedule="constant",
             head_lr=1e-2,
             head_epochs=50,
             early_stopping="none",
@@ -129,10 +131,8 @@ def configs(budget: float, seed: int = 0) -> dict[str, TrainConfig]:
             head="finetune",
             optimizer="adam",
             lr=1e-3,
-            batch_size=256,
             iterations=3000,
             eval_every=100,
-            schedule="constant",
             early_stopping="patience",
             patience=10,
             budget=share("finetune"),
