@@ -144,6 +144,7 @@ def main() -> None:
             if time.perf_counter() - t0 > args.budget or steps == args.max_steps:
                 done = True
                 break
+        done = done or time.perf_counter() - t0 > args.budget
     wall = time.perf_counter() - t0
     result = {
         "steps": steps,
