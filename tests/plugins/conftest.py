@@ -58,3 +58,23 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def check_info(info: Any, build: Any) -> dict[str, Any]:
+    """Shared contract of ``info()``: status ok, a summary, typed defaulted parameters, and a
+    search space whose keys are parameters or train.* fields and whose values all build.
+
+    ``build(**{param: value})`` creates the plugin; returns the parameters by name.
+    """
+    assert info.status == "ok", info.error
+    assert info.summary
+    params = {p.name: p for p in info.params}
+    for p in params.values():
+        assert not p.required and p.annotation, f"{info.name}: {p.name} needs a default and a type"
+    for key, dim in info.space.items():
+        dim.validate(key)
+        assert key in params or key in TRAIN_KEYS
+        if key in params:
+            for value in space_samples(dim):
+                build(**{key: value})
+    return params

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TRAIN_KEYS, assert_grads_reach, space_samples
+from conftest import assert_grads_reach, check_info
 
 from toolkit.registry import heads
 
@@ -40,15 +40,6 @@ def test_forward_backward_and_attributes(name: str, num_classes: int) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_info_and_search_space(name: str) -> None:
-    info = heads.info(name)
-    assert info.status == "ok", info.error
-    assert info.summary
-    params = {p.name: p for p in info.params}
-    for p in params.values():
-        assert not p.required and p.annotation, f"{name}: {p.name} needs a default and a type"
-    for key, dim in info.space.items():
-        dim.validate(key)
-        assert key in params or key in TRAIN_KEYS
-        if key in params:
-            for value in space_samples(dim):
-                heads.create(name, in_features=4, num_classes=3, **{key: value})
+    check_info(
+        heads.info(name), lambda **kw: heads.create(name, in_features=4, num_classes=3, **kw)
+    )

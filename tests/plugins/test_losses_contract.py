@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TRAIN_KEYS, space_samples
+from conftest import check_info
 
 from toolkit.errors import ToolkitError
 from toolkit.registry import losses
@@ -61,16 +61,5 @@ def test_forward_backward_and_attributes(name: str, num_classes: int) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_info_and_search_space(name: str) -> None:
-    info = losses.info(name)
-    assert info.status == "ok", info.error
-    assert info.summary
-    params = {p.name: p for p in info.params}
+    params = check_info(losses.info(name), lambda **kw: _build(name, 2, **kw))
     assert "l2" in params, f"{name}: every loss takes l2 (0 = no penalty)"
-    for p in params.values():
-        assert not p.required and p.annotation, f"{name}: {p.name} needs a default and a type"
-    for key, dim in info.space.items():
-        dim.validate(key)
-        assert key in params or key in TRAIN_KEYS
-        if key in params:
-            for value in space_samples(dim):
-                _build(name, 2, **{key: value})
