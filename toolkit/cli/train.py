@@ -33,9 +33,24 @@ SetOption = Annotated[
 
 def train_command(
     competition: CompetitionArg = None,
-    encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder plugin.")] = "fastnet",
-    loss: Annotated[str, typer.Option("--loss", "-l", help="Loss plugin.")] = "softmax-ce",
-    head: Annotated[str, typer.Option("--head", help="Head plugin.")] = "finetune",
+    encoder: Annotated[
+        str | None, typer.Option("--encoder", "-e", help="Encoder plugin. [default: fastnet]")
+    ] = None,
+    loss: Annotated[
+        str | None, typer.Option("--loss", "-l", help="Loss plugin. [default: softmax-ce]")
+    ] = None,
+    head: Annotated[
+        str | None, typer.Option("--head", help="Head plugin. [default: finetune]")
+    ] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            "--recipe",
+            "-r",
+            help="A measured recipe (plugins + settings) to start from: fastnet-finetune, "
+            "fastnet-supcon-probe. --encoder/--loss/--head/--set still override it.",
+        ),
+    ] = None,
     settings: SetOption = None,
     budget: Annotated[
         str | None,
@@ -49,13 +64,29 @@ def train_command(
 ) -> None:
     """Train one model (encoder + loss + head) on a competition and save a run folder."""
     from toolkit.train import TrainConfig, apply_overrides, parse_overrides, train
+    from toolkit.train.distributed import World
 
-    overrides: dict[str, Any] = parse_overrides(settings or [])
+    main_rank = World.from_env().is_main  # under torchrun only rank 0 speaks
+    quiet = quiet or not main_rank
+    base = TrainConfig()
+    overrides: dict[str, Any] = {}
+    if recipe is not None:
+        from toolkit.train.recipes import get_recipe
+
+        chosen = get_recipe(recipe)
+        base = TrainConfig(encoder=chosen.encoder, loss=chosen.loss, head=chosen.head)
+        overrides.update(chosen.overrides(encoder=encoder, loss=loss, head=head))
+    overrides.update(parse_overrides(settings or []))
     if budget is not None:
         overrides["budget"] = parse_duration(budget)
-    config = apply_overrides(TrainConfig(encoder=encoder, loss=loss, head=head), overrides)
+    base = TrainConfig(
+        encoder=encoder or base.encoder, loss=loss or base.loss, head=head or base.head
+    )
+    config = apply_overrides(base, overrides)
     comp = load_competition_arg(competition, quiet=quiet)
-    result = train(config, comp, quiet=quiet)
+    result = train(config, comp, quiet=quiet, extra={"recipe": recipe} if recipe else None)
+    if not main_rank:
+        return
     if json:
         print_json({"run_id": result.run_id, "path": str(result.path), **result.metrics})
         return

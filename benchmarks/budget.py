@@ -1,0 +1,111 @@
+"""Accuracy within a wall-clock budget: our recipes against the reference loop, side by side.
+
+    python benchmarks/budget.py COMPETITION [--budgets 300,600] [--only NAMES] [--json OUT]
+    python benchmarks/budget.py --smoke --root DIR              # CI: a tiny generated set
+
+For each budget, in fresh processes one after another on the same machine:
+
+- ``fastnet-finetune``: ``tk train --recipe fastnet-finetune --budget B``;
+- ``fastnet-supcon-probe``: ``tk train --recipe fastnet-supcon-probe --budget B``;
+- ``reference``: ``benchmarks/reference_loop.py --budget B`` (convnet4, Adam, PIL pipeline).
+
+Ours get a cold data cache, so decoding the images is inside the budget; the budget covers the
+whole ``tk train`` process except Python start-up (the final evaluation and the artifacts
+included). The reference trains for the whole budget and scores the test set afterwards, which
+is outside its budget. Scored on the competition's answer key (``test_labels.csv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+ENTRIES = ("fastnet-finetune", "fastnet-supcon-probe", "reference")
+
+
+def run_recipe(competition: Path, recipe: str, budget: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = os.environ | {
+            "TOOLKIT_RUNS": str(Path(tmp) / "runs"),
+            "TOOLKIT_CACHE": str(Path(tmp) / "cache"),
+        }
+        cmd = [sys.executable, "-m", "toolkit", "train", str(competition), "--json", "-q"]
+        cmd += ["--recipe", recipe, "--budget", f"{budget}s"]
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t0
+        out = json.loads(done.stdout)
+        record = json.loads((Path(out["path"]) / "run.json").read_text())
+    return {
+        "test_acc": out.get("test_acc"),
+        "val_acc": out.get("val_acc"),
+        "wall_s": round(wall, 1),
+        "images_seen": record["images_seen"],
+    }
+
+
+def run_reference(competition: Path, budget: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ref.json"
+        cmd = [sys.executable, str(HERE / "reference_loop.py"), str(competition)]
+        cmd += ["--budget", str(budget), "--workers", str(os.cpu_count() or 1), "--json", str(out)]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        ref = json.loads(out.read_text())
+    return {
+        "test_acc": ref.get("test_acc"),
+        "val_acc": None,
+        "wall_s": round(wall, 1),
+        "images_seen": ref["images"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("competition", type=Path, nargs="?")
+    parser.add_argument("--budgets", default="300,600", help="seconds, comma-separated")
+    parser.add_argument("--only", default="", help=f"some of {','.join(ENTRIES)}")
+    parser.add_argument("--smoke", action="store_true", help="tiny generated set, 8 s budgets")
+    parser.add_argument("--root", type=Path, default=None, help="where --smoke writes its data")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    competition, budgets = args.competition, [float(b) for b in args.budgets.split(",")]
+    if args.smoke:
+        from _synthetic import Spec, ensure_competition
+
+        root = args.root or Path(tempfile.mkdtemp())
+        competition, _, _ = ensure_competition(root / "tiny", Spec(n_train=600, n_test=100))
+        budgets = [8.0]
+    if competition is None:
+        parser.error("give a competition folder (or --smoke)")
+    names = [n for n in args.only.split(",") if n] or list(ENTRIES)
+    results: dict[str, dict[str, Any]] = {}
+    for budget in budgets:
+        row: dict[str, Any] = {}
+        for name in names:
+            if name == "reference":
+                row[name] = run_reference(competition, budget)
+            else:
+                row[name] = run_recipe(competition, name, budget)
+            print(json.dumps({"budget_s": budget, name: row[name]}), flush=True)
+        results[f"{budget:g}"] = row
+    print(f"{'budget':>7}  " + "  ".join(f"{n:>22}" for n in names))
+    for budget, row in results.items():
+        cells = [f"{row[n]['test_acc'] or 0:>12.2%} ({row[n]['wall_s']:>5}s)" for n in names]
+        print(f"{budget + 's':>7}  " + "  ".join(f"{c:>22}" for c in cells))
+    if args.json:
+        args.json.write_text(json.dumps({"budgets": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

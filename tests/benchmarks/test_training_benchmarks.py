@@ -1,0 +1,43 @@
+"""Smoke runs of the training benchmarks (throughput, budget, recipes, gpu) on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.benchmarks._script import run_smoke
+
+
+def test_throughput_smoke(tmp_path: Path) -> None:
+    result = run_smoke("throughput.py", tmp_path)
+    for entry in result["entries"].values():
+        assert entry["images"] > 0 and entry["wall_images_per_s"] > 0
+        assert entry["loop_images_per_s"] >= entry["wall_images_per_s"]
+    # torch counts convnet4's training cost near the issue's 781 MFLOP per 32x32 image.
+    assert 700 < result["convnet4_train_mflop_per_image"] < 850
+    assert result["measured_fp32_peak_gflops"] > 1
+    assert 0 < result["convnet4_share_of_peak"] < 1.5
+
+
+def test_budget_smoke(tmp_path: Path) -> None:
+    result = run_smoke("budget.py", tmp_path)
+    (row,) = result["budgets"].values()
+    assert set(row) == {"fastnet-finetune", "fastnet-supcon-probe", "reference"}
+    for name, entry in row.items():
+        assert 0.0 <= entry["test_acc"] <= 1.0, name
+        assert entry["images_seen"] > 0, name
+    # Ours keep to the budget (8 s) give or take Python start-up and the last evaluation.
+    assert row["fastnet-finetune"]["wall_s"] < 8 + 15
+
+
+def test_recipes_smoke(tmp_path: Path) -> None:
+    result = run_smoke("recipes.py", tmp_path)
+    assert set(result) == {"fastnet-finetune", "fastnet-supcon-probe"}
+    for entry in result.values():
+        assert 0.0 <= entry["test_acc"] <= 1.0 and entry["epochs"] > 0
+
+
+def test_gpu_script_runs_on_cpu(tmp_path: Path) -> None:
+    result = run_smoke("gpu.py", tmp_path, "--device", "cpu")
+    assert all(c["ok"] for c in result["correctness"].values())
+    assert set(result["timing"]) >= {"convnet4", "fastnet"}
+    assert all(t["epoch_s"] > 0 for t in result["timing"].values())

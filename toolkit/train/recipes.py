@@ -1,0 +1,88 @@
+"""Named recipes: measured sets of plugins and settings, used with ``tk train --recipe NAME``.
+
+A recipe fills in the encoder, loss, head and training settings; anything given on the
+command line (``--encoder``, ``--set key=value``, ``--budget``) still wins. The numbers that
+chose each recipe come from ``benchmarks/recipes.py`` and are in docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.errors import ToolkitError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Plugins and ``--set`` overrides that train well together."""
+
+    name: str
+    summary: str  # one line for listings
+    encoder: str
+    loss: str
+    head: str
+    settings: Mapping[str, Any] = field(default_factory=dict)  # as --set key=value
+
+    def overrides(
+        self, encoder: str | None = None, loss: str | None = None, head: str | None = None
+    ) -> dict[str, Any]:
+        """The settings, less the parameters of any plugin the user swapped for another."""
+        swapped = {
+            section
+            for section, chosen in (("encoder", encoder), ("loss", loss), ("head", head))
+            if chosen is not None and chosen != getattr(self, section)
+        }
+        return {k: v for k, v in self.settings.items() if k.partition(".")[0] not in swapped}
+
+
+# Augmentation and optimiser shared by the fastnet recipes (chosen on cifar10-dev).
+_FASTNET_TRAINING: dict[str, Any] = {
+    "optimizer": "sgd",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "batch_size": 256,
+    "warmup": 0.05,
+    "schedule": "linear",
+    "crop_pad": 2,
+    "flip": True,
+}
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            name="fastnet-finetune",
+            summary="fastnet trained end to end: SGD-Nesterov, crop+flip, label smoothing, "
+            "flip TTA (our best fine-tune on natural images)",
+            encoder="fastnet",
+            loss="softmax-ce",
+            head="finetune",
+            settings={**_FASTNET_TRAINING, "loss.label_smoothing": 0.2, "tta": True},
+        ),
+        Recipe(
+            name="fastnet-supcon-probe",
+            summary="fastnet trained with supervised contrastive loss, then a linear probe "
+            "on the frozen embeddings (our best contrastive recipe)",
+            encoder="fastnet",
+            loss="supcon",
+            head="linear-probe",
+            settings={**_FASTNET_TRAINING, "tta": True, "head_epochs": 30.0},
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; an unknown name is an error listing the known ones."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, RECIPES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ToolkitError(
+            f"unknown recipe '{name}'{hint}; known recipes: {', '.join(RECIPES)}."
+        ) from None
