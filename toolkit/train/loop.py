@@ -9,6 +9,10 @@ Read :func:`train` top to bottom. A run has one or two stages:
 
 Everything stays a tensor on the device; augmentation is batched; the best weights (by the
 stage's validation score) are kept and saved as safetensors in the run folder.
+
+Under ``torchrun`` (:mod:`.distributed`) every rank runs the same loop on its shard of each
+batch with DistributedDataParallel; rank 0 evaluates and decides, and the ranks agree on the
+budget's progress, so all of them take the same steps and stop together.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from toolkit.runs import checkpoint as ckpt
 from toolkit.runs.store import RunDir
 from toolkit.train.batches import Normalizer
 from toolkit.train.config import TrainConfig
+from toolkit.train.distributed import ABORT, GO, SINGLE, STOP, World, wrap
 from toolkit.train.progress import Progress
 from toolkit.train.schedule import EarlyStopping, lr_factor
 
@@ -77,6 +82,7 @@ class Context:
     metrics_written: float = 0.0  # perf_counter() of the last metrics.csv write
     steps: int = 0
     images: int = 0
+    world: World = SINGLE  # under torchrun: this rank; rank 0 evaluates, logs and reports
 
 
 def fit(stage: Stage, ctx: Context) -> None:
@@ -91,11 +97,17 @@ def fit(stage: Stage, ctx: Context) -> None:
     ctx.progress.stage(stage.name)
     for m in stage.modules:
         m.train()
+    step_fn = stage.step
+    if ctx.world.distributed:  # each rank steps on its shard; DDP averages the gradients
+        params = [p for ps, _ in stage.groups for p in ps]
+        step_fn = wrap(stage.modules, params, stage.step, ctx.world, ctx.device)
     try:
-        _loop(stage, ctx, optimizer, stopper, gen, total, eval_every, weights)
+        _loop(stage, ctx, optimizer, stopper, gen, total, eval_every, weights, step_fn)
     finally:  # also on Ctrl-C or pruning: leave the best weights in the modules
         if stage.best_state is not None:
             _restore(stage.modules, stage.best_state)
+    if ctx.world.distributed:  # only rank 0 kept the best weights: every rank takes them
+        ctx.world.sync_state(stage.modules)
 
 
 def _loop(
@@ -107,8 +119,13 @@ def _loop(
     total: int,
     eval_every: int,
     weights: list[nn.Parameter],
+    step_fn: Callable[[torch.Tensor], torch.Tensor],
 ) -> None:
     cfg = ctx.config
+    world = ctx.world
+    # Under a budget the progress is read off each rank's clock: the ranks take the largest,
+    # so all of them agree on the learning rate and on the last step.
+    agree = world.distributed and stage.deadline is not None
     start, step, epoch = time.perf_counter(), 0, 0
     while True:
         epoch += 1
@@ -118,10 +135,12 @@ def _loop(
         t_step = time.perf_counter()
         for idx in stage.batches(gen):
             progress = _progress(step, total, start, _eval_aware(stage), stage.fixed_length)
+            if agree:
+                progress = world.agree_max(progress)
             factor = lr_factor(progress, cfg.warmup, cfg.schedule)
             for group in optimizer.param_groups:
                 group["lr"] = stage.lr * group["lr_scale"] * factor
-            loss = stage.step(idx)
+            loss = step_fn(idx)
             if stage.l2 > 0:
                 loss = loss + stage.l2 * sum((w.float() ** 2).sum() for w in weights)
             optimizer.zero_grad(set_to_none=True)
@@ -135,10 +154,14 @@ def _loop(
             loss_sum += loss.detach().float()
             loss_n += 1
             progress = _progress(step, total, start, _eval_aware(stage), stage.fixed_length)
+            if agree:
+                progress = world.agree_max(progress)
             last = progress >= 1.0
             if step % eval_every != 0 and not last:
                 continue
             t_train += time.perf_counter() - t_step
+            if world.distributed:  # the global batch's loss, the same on every rank
+                loss_sum = world.mean(loss_sum)
             mean_loss = float(loss_sum) / max(loss_n, 1)
             if not math.isfinite(mean_loss):
                 raise ToolkitError(
@@ -146,21 +169,8 @@ def _loop(
                     "lower the learning rate (--set lr=...) or the L2 lambda."
                 )
             speed = images / max(t_train, 1e-9)
-            t_eval = time.perf_counter()
-            metrics = stage.evaluate()
-            stage.eval_s = time.perf_counter() - t_eval
-            for m in stage.modules:
-                m.train()
-            stop = stopper.update(metrics["score"])
-            if stopper.improved:
-                stage.best_score = metrics["score"]
-                stage.best_state = _snapshot(stage.modules)
-            _log(ctx, stage, epoch, step, mean_loss, speed, metrics)
-            ctx.progress.update(
-                progress, epoch=epoch, loss=mean_loss, val=metrics["score"], img_s=speed
-            )
-            if ctx.report is not None:
-                ctx.report(ctx.evals, metrics["score"])
+            evaluate = _evaluate_on_rank0 if world.distributed else _evaluate
+            stop = evaluate(stage, ctx, stopper, epoch, step, mean_loss, speed, progress)
             if stop or last:
                 return
             loss_sum.zero_()
@@ -168,6 +178,63 @@ def _loop(
             t_step = time.perf_counter()
         if batches_seen == 0:
             raise ToolkitError(f"stage '{stage.name}' has no batches; the train split is empty.")
+
+
+def _evaluate(
+    stage: Stage,
+    ctx: Context,
+    stopper: EarlyStopping,
+    epoch: int,
+    step: int,
+    mean_loss: float,
+    speed: float,
+    progress: float,
+) -> bool:
+    """Score the stage, keep the best weights, log and report; True when early stopping fires."""
+    t_eval = time.perf_counter()
+    metrics = stage.evaluate()
+    stage.eval_s = time.perf_counter() - t_eval
+    for m in stage.modules:
+        m.train()
+    stop = stopper.update(metrics["score"])
+    if stopper.improved:
+        stage.best_score = metrics["score"]
+        stage.best_state = _snapshot(stage.modules)
+    _log(ctx, stage, epoch, step, mean_loss, speed, metrics)
+    ctx.progress.update(progress, epoch=epoch, loss=mean_loss, val=metrics["score"], img_s=speed)
+    if ctx.report is not None:
+        ctx.report(ctx.evals, metrics["score"])
+    return stop
+
+
+def _evaluate_on_rank0(
+    stage: Stage,
+    ctx: Context,
+    stopper: EarlyStopping,
+    epoch: int,
+    step: int,
+    mean_loss: float,
+    speed: float,
+    progress: float,
+) -> bool:
+    """Under DDP: rank 0 evaluates and decides, the other ranks wait for its decision.
+
+    The ranks hold the same weights (DDP keeps them equal), so one evaluation speaks for all;
+    an error on rank 0 (or a pruned trial) stops every rank instead of leaving them waiting.
+    """
+    world = ctx.world
+    code = GO
+    if world.is_main:
+        try:
+            stop = _evaluate(stage, ctx, stopper, epoch, step, mean_loss, speed, progress)
+        except Exception:
+            world.decide(ABORT)
+            raise
+        code = STOP if stop else GO
+    code = world.decide(code)
+    if code == ABORT:
+        raise ToolkitError(f"rank 0 stopped stage '{stage.name}' with an error (see its output).")
+    return code == STOP
 
 
 def _eval_aware(stage: Stage) -> float | None:
@@ -268,11 +335,15 @@ def resolve_device(name: str) -> torch.device:
         raise ToolkitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N.") from None
 
 
-def setup_torch(cfg: TrainConfig, device: torch.device) -> Callable[[], Any]:
-    """Seed, set threads, and return the autocast context factory (bf16 on CUDA only)."""
+def setup_torch(cfg: TrainConfig, device: torch.device, processes: int = 1) -> Callable[[], Any]:
+    """Seed, set threads, and return the autocast context factory (bf16 on CUDA only).
+
+    ``processes`` training processes on this machine share its cores (DDP on CPU).
+    """
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % (2**32))
-    threads = cfg.threads or int(os.environ.get("TOOLKIT_THREADS", 0)) or (os.cpu_count() or 1)
+    cores = max(1, (os.cpu_count() or 1) // processes)
+    threads = cfg.threads or int(os.environ.get("TOOLKIT_THREADS", 0)) or cores
     torch.set_num_threads(threads)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

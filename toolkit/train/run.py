@@ -5,6 +5,10 @@
 3. stage ``encoder`` (embedding losses only), then the head stage (see :mod:`.loop`)
 4. final evaluation: train/val/test accuracy, per-class accuracy, confusion matrix, kNN
 5. artifacts: best checkpoint, probabilities, metrics, plots; the run record says how it ended
+
+Launched by ``torchrun`` (``WORLD_SIZE > 1``), :func:`train` joins the process group first and
+every rank runs steps 1-3 (the stages with DDP, see :mod:`.distributed`); a head on frozen
+features, step 4 and step 5 are rank 0's alone, and only rank 0 writes anything.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from toolkit.runs import store
 from toolkit.train import evaluate as ev
 from toolkit.train.batches import Normalizer, augment, balanced_batches, shuffled_batches
 from toolkit.train.config import TrainConfig, validate
+from toolkit.train.distributed import SINGLE, World, local_device, process_group
 from toolkit.train.final import final_metrics
 from toolkit.train.loop import (
     Context,
@@ -73,15 +78,42 @@ def train(
 
     ``report(eval_index, score)`` is called after every evaluation (it may raise to stop the
     run, as Optuna's pruning does); ``on_run(run_id, path)`` once the run folder exists.
+    Under ``torchrun`` only rank 0 writes, reports and returns metrics; the other ranks return
+    a result with an empty run id, no path and no metrics once training ends.
     """
+    world = World.from_env()
+    if not world.distributed:
+        return _train(config, competition, runs_root, save, quiet, report, on_run, extra, SINGLE)
+    validate(config)  # user errors before any rank waits for another
+    if config.batch_size < world.size:
+        raise ToolkitError(
+            f"batch_size={config.batch_size} is smaller than the {world.size} processes; each "
+            "needs a share of every batch (batch_size is the global batch)."
+        )
+    device = local_device(resolve_device(config.device), world)
+    with process_group(world, device) as joined:
+        return _train(config, competition, runs_root, save, quiet, report, on_run, extra, joined)
+
+
+def _train(
+    config: TrainConfig,
+    competition: Competition,
+    runs_root: Path | None,
+    save: bool,
+    quiet: bool,
+    report: Report | None,
+    on_run: Callable[[str, str], None] | None,
+    extra: dict[str, Any] | None,
+    world: World,
+) -> RunResult:
     from toolkit.data import split_validation
     from toolkit.registry import encoders, heads, losses
 
     t0 = time.perf_counter()
     validate(config)
     cfg = config
-    device = resolve_device(cfg.device)
-    autocast = setup_torch(cfg, device)
+    device = local_device(resolve_device(cfg.device), world)
+    autocast = setup_torch(cfg, device, processes=world.local_size)
 
     # 1. data ------------------------------------------------------------------------------
     x_all, y_all, classes = _select_classes(competition, cfg.classes)
@@ -136,7 +168,7 @@ def train(
         init_state = encoder_weights(init_from)
 
     run = None
-    if save:
+    if save and world.is_main:
         label = f"{_short(cfg.encoder)}-{cfg.loss}-{cfg.head}"
         run = store.create_run(
             label,
@@ -154,7 +186,9 @@ def train(
         )
         if on_run is not None:
             on_run(run.id, str(run.path))
-    ctx = Context(cfg, run, Progress(quiet), report, device, autocast, t0)
+    ctx = Context(
+        cfg, run, Progress(quiet or not world.is_main), report, device, autocast, t0, world=world
+    )
     deadline_total = t0 + cfg.budget if cfg.budget > 0 else None
     status, error = "failed", None
     feats: dict[str, torch.Tensor] = {}
@@ -173,7 +207,8 @@ def train(
             acc = ev.knn_accuracy(f_tr, y_tr[sub], f_va, y_va, k, cfg.knn_k)
             return {"score": acc, "val_knn_acc": acc}
 
-        gen_aug = torch.Generator().manual_seed(cfg.seed + 7)
+        # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
+        gen_aug = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
         steps_per_epoch = max(1, len(y_tr) // cfg.batch_size)
         if embedding_loss:
             enc_deadline = _deadline(deadline_total, t0, share=ENCODER_SHARE)
@@ -233,8 +268,10 @@ def train(
                 ),
                 ctx,
             )
-        else:
+        elif world.is_main:
             # Frozen encoder: features once (cached for this run), then the head on them.
+            # Under DDP rank 0 trains this cheap head alone; the other ranks are done.
+            ctx.world = SINGLE
             for p in encoder.parameters():
                 p.requires_grad_(False)
             feats["train"] = ev.embed(model_encoder, x_tr, norm, tta=cfg.tta, autocast=autocast)
@@ -283,6 +320,9 @@ def train(
             if ctx.rows:  # keep the best weights so far loadable (each stage restored its best)
                 save_best(run, encoder, head, meta())
             run.update(status=status, error=error, **_timing(ctx, t0))
+
+    if not world.is_main:  # rank 0 evaluates and writes the run
+        return RunResult("", None, "completed", {})
 
     # 4. final evaluation --------------------------------------------------------------------
     metrics = final_metrics(
