@@ -51,9 +51,15 @@ def tune_command(
 ) -> None:
     """Tune a study: each trial trains a run; rerun the same command to resume."""
     from toolkit.cli._common import load_competition_arg
+    from toolkit.train.torchrun import launched_by_torchrun
     from toolkit.tune import load_spec, redact, tune
     from toolkit.tune.storage import default_url
 
+    _one_parallelism(workers)
+    if launched_by_torchrun():  # each trial trains on every process; only rank 0 speaks
+        from toolkit.train.distributed import World
+
+        quiet = quiet or not World.from_env().is_main
     overrides: dict[str, Any] = {"trials": trials, "name": name}
     if timeout is not None:
         overrides["timeout"] = parse_duration(timeout)
@@ -81,6 +87,25 @@ def tune_command(
     )
     if not quiet:
         _show(spec.name, url, json=False)
+
+
+def _one_parallelism(workers: int) -> None:
+    """Under torchrun each trial trains on all its processes: ``--workers`` is refused there.
+
+    Worker processes started by ``--workers`` must not look like torchrun ranks either, so any
+    torchrun variables in the environment are dropped before they start.
+    """
+    from toolkit.errors import ToolkitError
+    from toolkit.train.torchrun import forget_torchrun, launched_by_torchrun
+
+    if launched_by_torchrun():
+        if workers != 1:
+            raise ToolkitError(
+                f"--workers {workers} under torchrun: use one or the other (torchrun trains "
+                "each trial on all its processes; --workers runs trials side by side)."
+            )
+    elif workers > 1:
+        forget_torchrun()
 
 
 @study_app.command("list")

@@ -17,6 +17,7 @@ one-process world, and the training loop takes its plain path.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -117,11 +118,15 @@ def local_device(device: torch.device, world: World) -> torch.device:
 
 
 @contextlib.contextmanager
-def process_group(world: World, device: torch.device) -> Iterator[World]:
+def process_group(
+    world: World, device: torch.device, timeout: datetime.timedelta | None = None
+) -> Iterator[World]:
     """Join the ranks (gloo on CPU, NCCL on CUDA) for the ``with`` block, then leave.
 
-    A process group that already exists (a caller made it) is used and left in place; one made
-    here is destroyed on the way out, also on an error or Ctrl-C.
+    A process group that already exists (a caller made it, e.g. ``tk tune`` for all its
+    trials) is used and left in place; one made here is destroyed on the way out, also on an
+    error or Ctrl-C. ``timeout``: how long a collective waits for the other ranks (default:
+    torch's, 30 minutes for gloo).
     """
     import torch.distributed as dist
 
@@ -129,11 +134,12 @@ def process_group(world: World, device: torch.device) -> Iterator[World]:
         raise ToolkitError("this torch build has no torch.distributed; train in one process.")
     owner = not dist.is_initialized()
     if owner:
+        options: dict[str, datetime.timedelta] = {} if timeout is None else {"timeout": timeout}
         if device.type == "cuda":
             torch.cuda.set_device(device)  # NCCL's communicator binds to the current device
-            dist.init_process_group("nccl")
+            dist.init_process_group("nccl", **options)
         else:
-            dist.init_process_group("gloo")
+            dist.init_process_group("gloo", **options)
     if dist.get_world_size() != world.size or dist.get_rank() != world.rank:
         raise ToolkitError(
             f"the process group (rank {dist.get_rank()} of {dist.get_world_size()}) does not "

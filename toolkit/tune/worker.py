@@ -5,6 +5,9 @@ study. Claims are serialised (:func:`~toolkit.tune.storage.claim_lock`) so the s
 exactly ``spec.trials`` finished (complete or pruned) trials. A trial whose worker died is
 failed and re-queued: by Optuna heartbeats on database storages, and on every storage by
 checking whether the worker process recorded on the trial (host + pid) is still alive.
+
+Under ``torchrun`` one worker spans all the processes: rank 0 runs this loop and the others
+train each trial with it (:mod:`toolkit.tune.distributed`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     import optuna
 
     from toolkit.data import Competition
+    from toolkit.train.config import TrainConfig
+
+Announce = Callable[["TrainConfig"], None]  # told each trial's config just before it trains
 
 OWNER_ATTR = "toolkit_owner"  # "<host>:<pid>" of the worker running the trial
 UNOWNED_GRACE_S = 120  # a RUNNING trial without an owner this old was never started
@@ -66,11 +73,29 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
 
 
 def run_worker(
-    spec: StudySpec, comp: Competition, url: str, *, quiet: bool = True
+    spec: StudySpec,
+    comp: Competition,
+    url: str,
+    *,
+    quiet: bool = True,
+    announce: Announce | None = None,
 ) -> dict[str, int]:
-    """Run trials until the study holds ``spec.trials`` finished ones (or the timeout)."""
+    """Run trials until the study holds ``spec.trials`` finished ones (or the timeout).
+
+    Started by ``torchrun``, every process comes here: each trial then trains data-parallel
+    across them (rank 0 talks to Optuna, see :mod:`toolkit.tune.distributed`), which calls
+    this again on rank 0 with ``announce``, told each trial's config before it trains.
+    """
     from optuna.trial import TrialState
 
+    if announce is None:
+        from toolkit.train.distributed import World
+
+        world = World.from_env()
+        if world.distributed:
+            from toolkit.tune.distributed import run_distributed
+
+            return run_distributed(spec, comp, url, world, quiet=quiet)
     study = open_study(spec, url)
     start, done, failures = time.monotonic(), 0, 0
     while spec.timeout is None or time.monotonic() - start < spec.timeout:
@@ -88,7 +113,7 @@ def run_worker(
                 warnings.simplefilter("ignore", UserWarning)
                 trial = study.ask()
             study._storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, _owner())
-        state = run_trial(study, trial, spec, comp, url, quiet=quiet)
+        state = run_trial(study, trial, spec, comp, url, quiet=quiet, announce=announce)
         with claim_lock(url, spec.name):
             prune_checkpoints(study, spec.keep_checkpoints)
         if state == TrialState.FAIL:
@@ -111,8 +136,12 @@ def run_trial(
     url: str,
     *,
     quiet: bool,
+    announce: Announce | None = None,
 ) -> Any:
-    """Train one trial as a run; tell Optuna how it ended. Returns the final state."""
+    """Train one trial as a run; tell Optuna how it ended. Returns the final state.
+
+    ``announce(config)`` is called once the trial's config is known, just before training.
+    """
     import optuna
     from optuna.trial import TrialState
 
@@ -133,6 +162,8 @@ def run_trial(
             trial.set_user_attr("run_path", path)
 
         trial.set_user_attr("pipeline", pipeline.label)
+        if announce is not None:
+            announce(config)
         result = train(
             config,
             comp,

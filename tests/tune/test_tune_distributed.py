@@ -1,0 +1,131 @@
+"""``tk tune`` under torchrun: each trial trains data-parallel on 2 CPU processes (gloo).
+
+One launch, ``python -m torch.distributed.run --standalone --nproc_per_node 2 -m toolkit tune``,
+on the digits example with each rank's output in its own log: rank 0 talks to Optuna and
+writes, rank 1 trains every trial with it and prints nothing. Plus ``--workers`` refused under
+a faked torchrun environment, without processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+
+from toolkit.tune.storage import default_url, open_storage
+
+TORCHRUN_TIMEOUT_S = 180  # a deadlock fails the test instead of hanging the suite
+# Softmax regression fine-tuned end to end (pixels + finetune), so both ranks train every trial
+# (a linear probe on frozen features would leave the training to rank 0). Learning rates span
+# four decades under Hyperband: with this name and seed, trial 2 is pruned at its third
+# evaluation, so the abort that rank 0's pruning broadcasts is taken.
+STUDY = """
+[study]
+name = "ddp-tune"
+trials = 9
+pruner = "hyperband"
+sampler = "random"
+seed = 0
+
+[fixed]
+epochs = 6
+batch_size = 64
+eval_every = 0
+
+[[pipelines]]
+encoder = "pixels"
+loss = "softmax-ce"
+head = "finetune"
+default_space = false
+space = { lr = { type = "float", low = 1e-5, high = 0.3, log = true } }
+"""
+
+
+def test_tune_under_torchrun_trains_each_trial_on_both_ranks(
+    tune_env: Path, digits_path: Path
+) -> None:
+    from toolkit.data import load_competition
+
+    load_competition(digits_path)  # fill the cache first: the ranks then only read it
+    study_file = tune_env / "ddp-tune.toml"
+    study_file.write_text(textwrap.dedent(STUDY))
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env.update(TOOLKIT_THREADS="1")  # TOOLKIT_RUNS/STUDIES/CACHE: tune_env's temporary folders
+    logs = tune_env / "logs"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "--log-dir",
+        str(logs),
+        "--redirects",
+        "3",  # each rank's stdout/stderr in its own file under logs/
+        "-m",
+        "toolkit",
+        "tune",
+        str(study_file),
+        str(digits_path),
+        "--trials",
+        "3",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tune_env, env=env, capture_output=True, text=True, timeout=TORCHRUN_TIMEOUT_S
+    )
+    out = {r: _rank_log(logs, r) for r in (0, 1)}
+    assert proc.returncode == 0, f"{proc.stderr[-3000:]}\n{out}"  # both ranks exited 0
+
+    study = optuna.load_study(study_name="ddp-tune", storage=open_storage(default_url("ddp-tune")))
+    states = [t.state.name for t in study.trials]
+    assert len(states) == 3 and set(states) <= {"COMPLETE", "PRUNED"}, states  # none RUNNING
+    assert "PRUNED" in states, states  # pruning on rank 0 stopped rank 1 too, which went on
+    owners = {t.system_attrs.get("toolkit_owner") for t in study.trials}
+    assert len(owners) == 1  # one worker: rank 0 claimed every trial
+    runs = sorted(p.name for p in (tune_env / "runs").iterdir())
+    assert runs == sorted(Path(t.user_attrs["run_path"]).name for t in study.trials)
+    assert "ddp-tune" in out[0][0]  # rank 0 showed the study
+    assert out[1][0] == "" and not any(s in out[1][1] for s in ("━", "study", "Traceback"))
+
+
+def test_workers_under_torchrun_is_refused(
+    tune_env: Path,
+    digits_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One way of parallelism per command; refused before any process group or study."""
+    from toolkit.cli import main
+
+    study_file = tune_env / "ddp-tune.toml"
+    study_file.write_text(textwrap.dedent(STUDY))
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "0"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tune", str(study_file), str(digits_path), "--workers", "2"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--workers 2 under torchrun" in err, err
+    assert not (tune_env / "studies").exists()
+
+
+def test_workers_do_not_inherit_torchrun_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.train.torchrun import forget_torchrun, launched_by_torchrun
+
+    env = {"MASTER_PORT": "29500", "TORCHELASTIC_RUN_ID": "x", "PATH": "/bin", "RANK": "0"}
+    assert launched_by_torchrun(env)
+    forget_torchrun(env)
+    assert env == {"PATH": "/bin"} and not launched_by_torchrun(env)
+
+
+def _rank_log(logs: Path, rank: int) -> tuple[str, str]:
+    out = sorted(logs.rglob(f"attempt_0/{rank}/stdout.log"))
+    err = sorted(logs.rglob(f"attempt_0/{rank}/stderr.log"))
+    assert len(out) == 1 and len(err) == 1, list(logs.rglob("*"))
+    return out[0].read_text(), err[0].read_text()
