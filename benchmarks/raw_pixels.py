@@ -1,6 +1,7 @@
 """Raw-pixel models: our softmax / binary regression against scikit-learn, same split.
 
     python benchmarks/raw_pixels.py COMPETITION [--classes a,b] [--json OUT]
+    python benchmarks/raw_pixels.py --smoke --root DIR [--classes 0,1]   # CI: generated data
 
 Both models see the same train/validation split (toolkit's stratified split, seed 0) and the
 same standardised pixels. Reported: validation accuracy and fit time of each.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -57,13 +60,24 @@ def sklearn(comp: Any, classes: tuple[str, ...]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("competition")
+    parser.add_argument("competition", nargs="?")
     parser.add_argument("--classes", default="", help="two classes for the binary case")
+    parser.add_argument("--smoke", action="store_true", help="tiny generated set (CI)")
+    parser.add_argument("--root", type=Path, default=None, help="where --smoke writes its data")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     from toolkit.data import load_competition
 
-    comp = load_competition(args.competition)
+    competition = args.competition
+    if args.smoke:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _synthetic import Spec, ensure_competition
+
+        root = args.root or Path(tempfile.mkdtemp())
+        competition, _, _ = ensure_competition(root / "tiny", Spec(n_train=500, n_test=50))
+    if competition is None:
+        parser.error("give a competition folder (or --smoke)")
+    comp = load_competition(competition)
     classes = tuple(c for c in args.classes.split(",") if c)
     result = {
         "classes": list(classes) or "all",

@@ -41,3 +41,17 @@ def test_gpu_script_runs_on_cpu(tmp_path: Path) -> None:
     assert all(c["ok"] for c in result["correctness"].values())
     assert set(result["timing"]) >= {"convnet4", "fastnet"}
     assert all(t["epoch_s"] > 0 for t in result["timing"].values())
+
+
+def test_raw_pixels_smoke(tmp_path: Path) -> None:
+    result = run_smoke("raw_pixels.py", tmp_path)
+    for side in ("ours", "sklearn"):
+        assert 0.0 <= result[side]["val_acc"] <= 1.0 and result[side]["seconds"] > 0
+    # The generated classes are linearly visible: both models beat chance (10%) clearly.
+    assert result["ours"]["val_acc"] > 0.3 and result["sklearn"]["val_acc"] > 0.3
+
+
+def test_raw_pixels_binary_smoke(tmp_path: Path) -> None:
+    result = run_smoke("raw_pixels.py", tmp_path, "--classes", "0,1")
+    assert result["classes"] == ["0", "1"]
+    assert result["ours"]["val_acc"] > 0.6 and result["sklearn"]["val_acc"] > 0.6
