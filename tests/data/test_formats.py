@@ -275,6 +275,27 @@ def test_parallel_decoding_matches_in_process(
     assert np.array_equal(serial.x_test, parallel.x_test)
 
 
+def test_parallel_decoding_lets_go_of_each_chunk(build: Build) -> None:
+    """A decoded chunk is freed once it has been copied out, not kept to the end of the
+    load by its future (which doubled the first load's peak memory)."""
+    import gc
+    import weakref
+
+    root = build.kaggle(per_class=6, n_test=4, channels=3)
+    jobs = [(str(p), p.name) for p in sorted((root / "train").iterdir())]
+    chunks = [jobs[:4], jobs[4:8], jobs[8:]]
+    results = _images._in_pool(chunks, 2)
+    first, error, _ = next(results)
+    assert error is None and first is not None and len(first) == 4
+    ref = weakref.ref(first)
+    del first
+    second = next(results)[0]
+    gc.collect()
+    assert ref() is None  # the first chunk is gone while the second is in use
+    assert second is not None and len(second) == 4
+    assert [r[0] is not None for r in results] == [True]
+
+
 def test_formats_constant_lists_every_layout() -> None:
     assert FORMATS == ("kaggle-images", "image-folder", "cifar-python", "pixel-csv", "npz")
 

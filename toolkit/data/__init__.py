@@ -7,7 +7,7 @@ Five layouts are read (see each reader module): ``kaggle-images`` (:mod:`._kaggl
 :class:`Competition` with images as (N, C, H, W) uint8 arrays.
 """
 
-from toolkit.data._cache import cache_root
+from toolkit.data._cache import cache_root, release_pages
 from toolkit.data._competition import FORMATS, Competition
 from toolkit.data._example import EXAMPLES, make_example
 from toolkit.data._load import detect_format, load_competition
@@ -24,6 +24,7 @@ __all__ = [
     "detect_format",
     "load_competition",
     "make_example",
+    "release_pages",
     "split_validation",
     "summary",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import tempfile
@@ -109,6 +110,36 @@ def read_entry(cache_dir: Path, key: str) -> Parsed | None:
         log.warning("cache entry %s is unusable (%s); rebuilding it", entry, err)
         _remove(entry)
         return None
+
+
+def release_pages(array: np.ndarray) -> None:
+    """Hand the resident pages under ``array``, a view of a read-only memory-mapped cache
+    array, back to the kernel.
+
+    The bytes stay in the OS page cache and are read back on the next access; this only keeps
+    one pass over a large cached array (predicting a test set chunk by chunk) from growing the
+    process's resident memory by the whole array. Pages only partly under ``array`` are kept.
+    Does nothing for arrays that are not views of a read-only map, or where the OS has no
+    ``madvise``.
+    """
+    if array.size == 0 or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    owner: object = array
+    read_only = False
+    while owner is not None and not isinstance(owner, mmap.mmap):
+        # Only mode "r": dropping pages of a copy-on-write map ("c") would lose its changes.
+        read_only = read_only or getattr(owner, "mode", None) == "r"
+        owner = getattr(owner, "base", None)
+    if not isinstance(owner, mmap.mmap) or not read_only:
+        return
+    dims = list(zip(array.shape, array.strides, strict=True))
+    offset = array.ctypes.data - np.frombuffer(owner, dtype=np.uint8).ctypes.data
+    low = offset + sum((n - 1) * s for n, s in dims if s < 0)
+    high = offset + sum((n - 1) * s for n, s in dims if s > 0) + array.itemsize
+    page = mmap.PAGESIZE
+    first, last = -(-low // page) * page, high // page * page
+    if last > first:
+        owner.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def write_entry(cache_dir: Path, key: str, parsed: Parsed, *, fmt: str, source: Path) -> bool:

@@ -80,7 +80,7 @@ def decode_images(paths: Sequence[Path], *, root: Path, workers: int | None = No
 def _in_pool(chunks: list[list[_Job]], n_workers: int) -> Iterator[_Result]:
     """Decode chunks in worker processes, yielding results in order; stop early on an error."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     # fork: no re-import of the caller's __main__ (works from scripts and notebooks alike).
@@ -88,19 +88,24 @@ def _in_pool(chunks: list[list[_Job]], n_workers: int) -> Iterator[_Result]:
     ctx = mp.get_context("fork") if "fork" in methods else None
     try:
         pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
-        futures = [pool.submit(_decode_chunk, chunk) for chunk in chunks]
+        futures: list[Future[_Result] | None] = [pool.submit(_decode_chunk, c) for c in chunks]
     except (OSError, BrokenProcessPool) as err:  # e.g. no /dev/shm in a sandbox
         log.warning("worker processes unavailable (%s); decoding in this process", err)
         yield from map(_decode_chunk, chunks)
         return
     try:
-        for i, future in enumerate(futures):
+        for i in range(len(futures)):
+            # Let go of each future once read: a done future keeps its result, so holding them
+            # all would keep every decoded chunk alive to the end (twice the output's memory).
+            future, futures[i] = futures[i], None
+            assert future is not None
             try:
                 result = future.result()
             except BrokenProcessPool as err:
                 log.warning("a worker process died (%s); decoding the rest in this process", err)
                 yield from map(_decode_chunk, chunks[i:])
                 return
+            del future
             yield result
             if result[1] is not None:
                 return

@@ -74,7 +74,8 @@ def make_submission(
 
     probs = predict_members(members, comp.x_test, tta, device)  # (M, K)
     pred = probs.argmax(axis=1)  # (M,) indices into comp.classes
-    labels = [str(comp.classes[int(pred[r])]) for r in id_rows]
+    names = [str(c) for c in comp.classes]  # one string per class, shared by the rows
+    labels = [names[int(pred[r])] for r in id_rows]
     digest = write_submission(csv_path, expected.id_texts, labels, expected)
 
     score = None

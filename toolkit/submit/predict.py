@@ -121,20 +121,26 @@ def predict_members(
 
 def predict_views(model: Any, x: np.ndarray, tta: TTA | None) -> np.ndarray:
     """Probabilities (M, K) of one model, averaged over the TTA views."""
+    from toolkit.data import release_pages
+
     if tta is None:
         return np.asarray(model.predict_probs(x), dtype=np.float64)
     offsets = tta.offsets()
     if len(offsets) == 1:
         return np.asarray(model.predict_probs(x, tta=tta.flip), dtype=np.float64)
-    parts = []
+    out: np.ndarray | None = None
     for start in range(0, len(x), CHUNK):
         part = np.asarray(x[start : start + CHUNK])  # (B, C, H, W) uint8, read from a memmap
         views = [
             np.asarray(model.predict_probs(shift_images(part, dy, dx), tta=tta.flip))
             for dy, dx in offsets
         ]
-        parts.append(np.mean(views, axis=0, dtype=np.float64))  # (B, K)
-    return np.concatenate(parts)
+        mean = np.mean(views, axis=0, dtype=np.float64)  # (B, K)
+        if out is None:  # one output array: a list of chunk results would fragment the heap
+            out = np.empty((len(x), mean.shape[1]), dtype=np.float64)  # (M, K)
+        out[start : start + len(mean)] = mean
+        release_pages(part)  # done with these images: keep resident memory at one chunk
+    return out if out is not None else np.zeros((0, 0), dtype=np.float64)
 
 
 def shift_images(x: np.ndarray, dy: int, dx: int) -> np.ndarray:

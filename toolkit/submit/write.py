@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io as _io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from toolkit import io
@@ -13,7 +13,7 @@ from toolkit.errors import ToolkitError
 from toolkit.submit.validate import Expected, Table, check_table
 
 
-def format_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def format_csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """CSV text with ``\\n`` line ends; cells are quoted only where CSV needs it."""
     buf = _io.StringIO()
     writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
@@ -53,7 +53,7 @@ def write_submission(
     them; the text is parsed back and checked against ``expected`` before anything touches the
     disk. Returns the file's sha256.
     """
-    text = format_csv(expected.header, [[i, lab] for i, lab in zip(ids, labels, strict=True)])
+    text = format_csv(expected.header, zip(ids, labels, strict=True))
     check_table(parse_csv(text, path.name), expected)
     data = text.encode("utf-8")
     ensure_new(path)

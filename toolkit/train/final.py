@@ -67,17 +67,31 @@ def predict_probs(
 ) -> np.ndarray:
     """Class probabilities (N, K) for uint8 images (N, C, H, W), streamed in chunks.
 
-    Works on memory-mapped arrays without loading them whole (bounded memory).
+    Works on memory-mapped arrays without loading them whole: each chunk is copied out and its
+    pages of the map are released, and its probabilities go straight into the one output
+    array, so memory holds the output plus about one chunk whatever N is. (Collecting the
+    chunks' outputs in a list left each small block between the freed chunk-sized ones and
+    made the C heap grow with N, about 1 KB per image.)
     """
-    out = []
+    from toolkit.data import release_pages
+
+    out: np.ndarray | None = None
     for start in range(0, x.shape[0], chunk):
         part = x[start : start + chunk]
-        xb = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part))
+        if isinstance(part, torch.Tensor):
+            xb = part
+        else:
+            xb = torch.from_numpy(np.array(part))  # a copy: the map's pages can go
+            release_pages(part)
         feats = ev.embed(encoder, xb.to(device), norm, tta=tta, autocast=autocast)
-        out.append(head_loss.probabilities(ev.head_logits(head, feats)).float().cpu().numpy())
-    if not out:
+        probs = head_loss.probabilities(ev.head_logits(head, feats)).float().cpu()  # (B, K)
+        if out is None:
+            out = np.empty((x.shape[0], probs.shape[1]), dtype=np.float32)  # (N, K)
+        out[start : start + len(probs)] = probs.numpy()
+        del xb, feats, probs
+    if out is None:
         return np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(out)
+    return out
 
 
 def final_metrics(
