@@ -58,6 +58,19 @@ def test_two_workers_on_the_default_journal_storage(tune_env: Path, digits_path:
     assert len(_study(spec.name, default_url(spec.name)).trials) == 5
 
 
+def test_workers_get_the_overrides_and_their_own_seeds(tune_env: Path, digits_path: Path) -> None:
+    # Workers re-read the file: `--name` / `--trials` (and `tk run`'s study name) must reach
+    # them; and with one seed (the quick study's is 0) both would draw the same parameters.
+    path = write_study(tune_env, name="from-file", trials=9)
+    spec = load_spec(path, overrides={"name": "overridden", "trials": 4})
+    tune(spec, path, str(digits_path), workers=2, quiet=True)
+    study = _study("overridden", default_url("overridden"))
+    states = _states(study)
+    assert states.get("COMPLETE", 0) + states.get("PRUNED", 0) == 4, states
+    assert not (tune_env / "studies" / "from-file.journal").exists()
+    assert len({t.params["head_lr"] for t in study.trials}) == 4
+
+
 def test_two_workers_share_one_postgresql_study(
     tune_env: Path, digits_path: Path, pg_url: str
 ) -> None:

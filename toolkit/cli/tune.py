@@ -47,6 +47,13 @@ def tune_command(
     name: Annotated[
         str | None, typer.Option("--name", help="Study name (default: the file's).")
     ] = None,
+    pruner: Annotated[
+        str | None,
+        typer.Option("--pruner", help="hyperband, median or none (default: the study's)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Sampler seed (default: the study's).")
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Tune a study: each trial trains a run; rerun the same command to resume."""
@@ -60,16 +67,13 @@ def tune_command(
         from toolkit.train.distributed import World
 
         quiet = quiet or not World.from_env().is_main
-    overrides: dict[str, Any] = {"trials": trials, "name": name}
+    overrides: dict[str, Any] = {"trials": trials, "name": name, "pruner": pruner, "seed": seed}
     if timeout is not None:
         overrides["timeout"] = parse_duration(timeout)
     spec = load_spec(study_file, overrides=overrides)
     comp_path = competition or spec.competition
     if comp_path is None:
         comp_path = str(load_competition_arg(None, quiet=quiet).root)
-    worker_args = []
-    if timeout is not None:
-        worker_args += ["--timeout", timeout]
     url = storage or default_url(spec.name)
     if not quiet:
         stderr().print(
@@ -83,7 +87,6 @@ def tune_command(
         storage=url,
         workers=workers,
         quiet=quiet,
-        worker_args=worker_args,
     )
     if not quiet:
         _show(spec.name, url, json=False)

@@ -28,6 +28,9 @@ def tune(
 
     With ``workers > 1`` each worker is a process (``tk tune ... --workers 1``) limited to its
     share of the CPU threads; on a CUDA machine workers take the visible GPUs round-robin.
+    Workers re-read ``spec_path``, so the keys a caller may have overridden (name, trials,
+    timeout, pruner, seed) are passed to them explicitly. Worker ``i`` seeds its sampler with
+    ``seed + i``: with one seed, every worker would draw the same parameters.
     """
     from toolkit.data import load_competition
     from toolkit.tune.worker import run_worker
@@ -58,6 +61,7 @@ def tune(
             "--workers",
             "1",
             "--quiet",
+            *_spec_args(spec, i),
             *(worker_args or []),
         ]
         procs.append(subprocess.Popen(cmd, env=env))
@@ -76,6 +80,16 @@ def tune(
             f"their errors are above; rerun the same command to resume the study."
         )
     return {"study": spec.name, "storage": redact(url), "workers": workers}
+
+
+def _spec_args(spec: StudySpec, index: int) -> list[str]:
+    """Options that give worker ``index`` the caller's spec (with its own sampler seed)."""
+    args = ["--name", spec.name, "--trials", str(spec.trials), "--pruner", spec.pruner]
+    if spec.seed is not None:
+        args += ["--seed", str(spec.seed + index)]
+    if spec.timeout is not None:
+        args += ["--timeout", f"{spec.timeout}s"]
+    return args
 
 
 def _visible_gpus() -> list[str]:

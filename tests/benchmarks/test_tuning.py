@@ -1,0 +1,50 @@
+"""benchmarks/tuning.py --smoke: pruned, unpruned and two-worker studies end with their trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tuning.py"
+
+
+def test_tuning_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    env = os.environ | {
+        "TOOLKIT_THREADS": "1",
+        "TOOLKIT_CACHE": str(tmp_path / "cache"),
+        "TOOLKIT_RUNS": str(tmp_path / "runs"),
+        "TOOLKIT_STUDIES": str(tmp_path / "studies"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--json", str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["smoke"] and result["machine"]["cpus"] >= 1
+    trials = result["settings"]["trials"]
+    pruning, scaling = result["pruning"], result["scaling"]
+    for run in (pruning["hyperband"], pruning["none"], scaling["workers_2"]):
+        assert run["finished"] == trials and run["failed"] == 0
+        assert 0 < run["epochs_trained"] <= trials * result["settings"]["epochs_per_trial"]
+        assert run["wall_s"] > 0 and run["trials_per_min"] > 0
+    assert pruning["none"]["pruned"] == 0 and scaling["workers_2"]["pruned"] == 0
+    assert pruning["none"]["epochs_trained"] == trials * result["settings"]["epochs_per_trial"]
+    assert 0 <= pruning["none"]["best_val_acc"] <= 1
+    assert pruning["hyperband"]["epoch_ratio"] >= 1  # pruning never trains more
+    assert isinstance(pruning["hyperband"]["meets_goal"], bool)
+    assert scaling["speedup"] > 0 and isinstance(scaling["meets_goal"], bool)
+    # Two worker processes ran, each limited by the launcher to its share of the threads.
+    threads = str(result["settings"]["threads_per_worker"])
+    assert scaling["workers_2"]["worker_env"] == [[threads, threads]]
+    assert scaling["workers_2"]["worker_processes"] >= 2
+    assert not list(tmp_path.glob("runs")) and not list(tmp_path.glob("studies"))  # all in tmp
