@@ -1,24 +1,29 @@
 """Tuning on the bundled digits example: the epochs pruning saves, and what a second worker buys.
 
-    python benchmarks/tuning.py [--trials 16] [--epochs 9] [--pruners hyperband,median]
+    python benchmarks/tuning.py [--trials 16] [--epochs 9] [--pruners asha,hyperband,median]
                                 [--json OUT] [--smoke] [--keep DIR]
 
 The study is the fine-tune pipeline of ``studies/compare.toml`` (the study of ``tk run``:
 fastnet at width 0.5, softmax cross-entropy, batch 64) searched over its plugins' own declared
 spaces (lr, weight decay, label smoothing, dropout, encoder lr scale), TPE with seed 0. It is
-written to a temporary folder with ``epochs`` (default 9: with the toolkit's Hyperband, min
-resource 1 and reduction factor 3, its rungs are at evaluations 1, 3 and 9).
+written to a temporary folder with ``epochs`` (default 9, one evaluation per epoch: the
+toolkit's default pruner, asha, has its rungs at evaluations 1 and 3, and no trial is pruned
+at its 9th and last evaluation).
 
 Runs of ``tk tune``, each a subprocess with a fresh journal storage and the same trial count:
 
 1. ``--pruner none``, 1 worker: every trial trained to the end;
-2. ``--pruner hyperband`` (the toolkit's default), then ``--pruner median``, 1 worker;
+2. each pruner of ``--pruners`` (default: ``asha``, the toolkit's default, ``hyperband`` and
+   ``median``), 1 worker;
 3. ``--pruner none``, ``--workers 2``.
 
 Pruning: epochs actually trained, summed over trials (each run's ``steps`` over its steps per
 epoch), and the best validation accuracy, of each pruned study against run 1 (goals: at least
-2x fewer epochs, best within 0.5 points). Scaling: finished trials per minute of the whole
-command (start-up and data loading included) of run 3 against run 1 (goal: at least 1.7x).
+2x fewer epochs, best within 0.5 points). Each trial's intermediate values (``curve``), the
+evaluation it was pruned at and its parameters are in the JSON, so other pruner settings can be
+replayed on the unpruned study's curves without training. Scaling: finished trials per minute
+of the whole command (start-up and data loading included) of run 3 against run 1 (goal: at
+least 1.7x).
 Run 3's workers get the threads the launcher gives them (the CPU count over 2, read from the
 workers' environment); the 1-worker runs are given the same count. Everything (data, runs,
 studies, caches) lives in a temporary folder.
@@ -163,6 +168,10 @@ def summarize(name: str, storage: str, comp: Path, root: Path) -> dict[str, Any]
                 "value": t.value,
                 "epochs": round(trained, 3),
                 "duration_s": run.get("duration_s"),
+                "planned_evals": t.user_attrs.get("planned_evals"),
+                "pruned_at_eval": t.user_attrs.get("pruned_at_eval"),
+                "curve": [t.intermediate_values[k] for k in sorted(t.intermediate_values)],
+                "params": t.params,
             }
         )
     values = [t["value"] for t in trials if t["state"] == "complete"]
@@ -254,8 +263,12 @@ def benchmark(root: Path, trials: int, epochs: int, pruners: list[str]) -> dict[
             if full["best_val_acc"] is not None and run["best_val_acc"] is not None
             else None
         )
+        same = sum(
+            a["params"] == b["params"] for a, b in zip(full["trials"], run["trials"], strict=False)
+        )
         comparisons[name] = {
             **run,
+            "same_params_as_none": same,  # trials that drew the unpruned study's parameters
             "epoch_ratio": round(ratio, 3),
             "wall_ratio": round(full["wall_s"] / run["wall_s"], 3),
             "best_gap_points": None if gap is None else round(gap, 3),
@@ -338,16 +351,18 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16, help="finished trials per study")
     parser.add_argument("--epochs", type=int, default=9, help="epochs of a trial not pruned")
     parser.add_argument(
-        "--pruners", default="hyperband,median", help="pruned studies to run (comma-separated)"
+        "--pruners",
+        default="asha,hyperband,median",
+        help="pruned studies to run (comma-separated)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument(
-        "--smoke", action="store_true", help="2 trials of 1 epoch, Hyperband only (for CI)"
+        "--smoke", action="store_true", help="2 trials of 1 epoch, asha only (for CI)"
     )
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it")
     args = parser.parse_args()
     trials, epochs = (2, 1) if args.smoke else (args.trials, args.epochs)
-    pruners = ["hyperband"] if args.smoke else [p for p in args.pruners.split(",") if p]
+    pruners = ["asha"] if args.smoke else [p for p in args.pruners.split(",") if p]
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
         result = benchmark(args.keep.resolve(), trials, epochs, pruners)

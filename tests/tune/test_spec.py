@@ -49,14 +49,19 @@ def test_overrides_from_the_command_line_win() -> None:
 
 @pytest.mark.parametrize(
     ("pruner", "kind"),
-    [("hyperband", "HyperbandPruner"), ("median", "MedianPruner"), ("none", "NopPruner")],
+    [
+        ("asha", "SuccessiveHalvingPruner"),
+        ("hyperband", "HyperbandPruner"),
+        ("median", "MedianPruner"),
+        ("none", "NopPruner"),
+    ],
 )
 def test_pruner_key_picks_the_optuna_pruner(tmp_path: Path, pruner: str, kind: str) -> None:
     from toolkit.tune.worker import open_study
 
     spec = parse_spec({**BASE, "study": {"pruner": pruner}}, name=f"p-{pruner}")
     assert spec.pruner == pruner
-    assert parse_spec(BASE, name="default").pruner == "hyperband"  # the default is unchanged
+    assert parse_spec(BASE, name="default").pruner == "asha"  # the default
     study = open_study(spec, f"journal:{tmp_path / 'p.journal'}")
     assert type(study.pruner).__name__ == kind
 
@@ -67,7 +72,7 @@ def test_tune_pruner_option_is_checked_like_the_file_key(
     from tests._cli import run_main
 
     code, _, err = run_main(capsys, "tune", str(STUDIES / "compare.toml"), "--pruner", "magic")
-    assert code == 2 and "pruner must be hyperband, median or none" in err
+    assert code == 2 and "pruner must be asha, hyperband, median or none" in err
 
 
 @pytest.mark.parametrize(

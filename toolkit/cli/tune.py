@@ -49,7 +49,7 @@ def tune_command(
     ] = None,
     pruner: Annotated[
         str | None,
-        typer.Option("--pruner", help="hyperband, median or none (default: the study's)."),
+        typer.Option("--pruner", help="asha, hyperband, median or none (default: the study's)."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Sampler seed (default: the study's).")

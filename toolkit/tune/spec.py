@@ -7,7 +7,7 @@ Example (see ``studies/`` for complete ones)::
     competition = "data/digits"   # optional; the command line may give it instead
     trials = 12                   # finished trials wanted, across all workers
     timeout = "10m"               # optional wall-clock limit per worker
-    pruner = "hyperband"          # hyperband | median | none
+    pruner = "asha"               # asha | hyperband | median | none
     sampler = "tpe"               # tpe | random
     keep_checkpoints = 3          # checkpoints kept for the best trials
 
@@ -41,6 +41,7 @@ from typing import Any
 from toolkit.errors import ToolkitError
 from toolkit.registry import Dimension, dimension_from_dict
 from toolkit.train.config import PLUGIN_SECTIONS, field_names
+from toolkit.tune.pruning import DEFAULT_PRUNER, PRUNERS
 
 STUDY_KEYS = {
     "name",
@@ -81,7 +82,7 @@ class StudySpec:
     competition: str | None = None  # folder; the CLI argument wins
     trials: int = 20  # finished (complete or pruned) trials wanted in total
     timeout: float | None = None  # seconds per worker, or None
-    pruner: str = "hyperband"  # hyperband | median | none
+    pruner: str = DEFAULT_PRUNER  # asha | hyperband | median | none (toolkit.tune.pruning)
     sampler: str = "tpe"  # tpe | random
     seed: int | None = None  # sampler seed (None: random)
     keep_checkpoints: int = 3  # best trials whose checkpoints are kept
@@ -158,10 +159,12 @@ def parse_spec(
         raise ToolkitError(f"{where}: trials must be at least 1, got {trials}.")
     if keep < 1:
         raise ToolkitError(f"{where}: keep_checkpoints must be at least 1, got {keep}.")
-    pruner = str(study.get("pruner", "hyperband"))
+    pruner = str(study.get("pruner", DEFAULT_PRUNER))
     sampler = str(study.get("sampler", "tpe"))
-    if pruner not in ("hyperband", "median", "none"):
-        raise ToolkitError(f"{where}: pruner must be hyperband, median or none, not {pruner!r}.")
+    if pruner not in PRUNERS:
+        raise ToolkitError(
+            f"{where}: pruner must be {', '.join(PRUNERS[:-1])} or {PRUNERS[-1]}, not {pruner!r}."
+        )
     if sampler not in ("tpe", "random"):
         raise ToolkitError(f"{where}: sampler must be tpe or random, not {sampler!r}.")
     if study.get("objective", "val_acc") != "val_acc" or study.get("direction", "maximize") != (

@@ -16,12 +16,13 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
 from toolkit.tune.objective import trial_config
+from toolkit.tune.pruning import make_pruner, may_prune, planned_evaluations, study_resources
 from toolkit.tune.retention import prune_checkpoints
 from toolkit.tune.spec import StudySpec
 from toolkit.tune.storage import claim_lock, open_storage, redact
@@ -39,8 +40,14 @@ UNOWNED_GRACE_S = 120  # a RUNNING trial without an owner this old was never sta
 MAX_CONSECUTIVE_FAILURES = 3  # a study whose trials keep failing stops instead of looping
 
 
-def open_study(spec: StudySpec, url: str) -> optuna.Study:
-    """Create or load the study (plain Optuna, so its own tools can open it)."""
+def open_study(
+    spec: StudySpec, url: str, *, resources: Iterable[int] | None = None
+) -> optuna.Study:
+    """Create or load the study (plain Optuna, so its own tools can open it).
+
+    ``resources``: the planned evaluations of the study's trials, for the pruner's rungs
+    (:func:`~toolkit.tune.pruning.study_resources`; ``None``: not known in advance).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -49,13 +56,7 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
         if spec.sampler == "random"
         else optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=min(5, spec.trials))
     )
-    pruner: optuna.pruners.BasePruner
-    if spec.pruner == "hyperband":
-        pruner = optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
-    elif spec.pruner == "median":
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-    else:
-        pruner = optuna.pruners.NopPruner()
+    pruner = make_pruner(spec.pruner, resources)
     storage = open_storage(url)
     try:
         study = optuna.create_study(
@@ -96,7 +97,7 @@ def run_worker(
             from toolkit.tune.distributed import run_distributed
 
             return run_distributed(spec, comp, url, world, quiet=quiet)
-    study = open_study(spec, url)
+    study = open_study(spec, url, resources=study_resources(spec, comp))
     start, done, failures = time.monotonic(), 0, 0
     while spec.timeout is None or time.monotonic() - start < spec.timeout:
         with claim_lock(url, spec.name):
@@ -150,10 +151,11 @@ def run_trial(
     heartbeat = _heartbeat(trial, study)
     try:
         pipeline, config = trial_config(trial, spec)
+        planned = planned_evaluations(config, comp)
 
         def report(step: int, value: float) -> None:
             trial.report(value, step)
-            if trial.should_prune():
+            if may_prune(step, planned) and trial.should_prune():
                 trial.set_user_attr("pruned_at_eval", step)
                 raise optuna.TrialPruned(f"pruned at evaluation {step} (score {value:.4f})")
 
@@ -162,6 +164,7 @@ def run_trial(
             trial.set_user_attr("run_path", path)
 
         trial.set_user_attr("pipeline", pipeline.label)
+        trial.set_user_attr("planned_evals", planned)
         if announce is not None:
             announce(config)
         result = train(

@@ -1,0 +1,211 @@
+"""Pruning: which Optuna pruner a study uses, and how many evaluations a trial plans.
+
+A trial reports its validation score after every evaluation (by default once per epoch),
+numbered 1, 2, ... up to its planned number of evaluations ``R``. The pruner compares those
+reports across trials and stops the weak ones early. Two rules hold for every pruner:
+
+- a trial is never pruned at its last planned evaluation: it has trained to the end, so
+  stopping it there saves nothing and would throw away a finished result;
+- the pruners that work in rungs (``asha``, ``hyperband``) get ``R`` from the study, so that
+  their rungs sit inside the training, not on its end.
+
+The default, ``asha``, is Optuna's :class:`~optuna.pruners.SuccessiveHalvingPruner`
+(asynchronous successive halving) with reduction factor 3 and its first rung after about a
+ninth of the training (``min_resource = max(1, R // 9)``; 1 evaluation when ``R`` is not known
+for the whole study). A trial continues past a rung only when its score is in the top third of
+the scores recorded at that rung so far, so about a ninth of the trials train to the end.
+``hyperband`` runs several such brackets, one of which never prunes, and saves less;
+``median`` prunes a trial whose best score so far is below the median of the completed trials
+at the same evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+    from toolkit.data import Competition
+    from toolkit.train.config import TrainConfig
+    from toolkit.tune.spec import StudySpec
+
+PRUNERS = ("asha", "hyperband", "median", "none")
+DEFAULT_PRUNER = "asha"
+REDUCTION_FACTOR = 3  # asha and hyperband: a third of the trials go on at each rung
+RUNGS_BELOW_END = 2  # asha: its first rung at R / 3**2, so two rungs fit before the end
+MAX_PLANS = 64  # study_resources: searched length settings tried at most this many ways
+
+# Training fields that change how many evaluations a trial makes (with the data's size).
+LENGTH_KEYS = frozenset(
+    {
+        "epochs",
+        "iterations",
+        "budget",
+        "eval_every",
+        "batch_size",
+        "head_epochs",
+        "head_iterations",
+        "head_batch_size",
+        "classes",
+        "val_fraction",
+    }
+)
+
+
+def make_pruner(name: str, resources: Iterable[int] | None = None) -> optuna.pruners.BasePruner:
+    """The Optuna pruner called ``name``.
+
+    ``resources``: the planned evaluations a trial of the study may have
+    (:func:`study_resources`), or ``None`` when they are not known before the trials run (a
+    time budget); then ``hyperband`` finds its maximum from the first completed trial and
+    ``asha`` starts at 1 evaluation. Otherwise ``asha`` puts its first rung at a ninth of the
+    shortest trial and ``hyperband`` takes the longest as its maximum resource.
+    """
+    import optuna
+
+    planned = sorted(set(resources)) if resources is not None else []
+    if name == "asha":
+        first = max(1, planned[0] // REDUCTION_FACTOR**RUNGS_BELOW_END) if planned else 1
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=first, reduction_factor=REDUCTION_FACTOR, min_early_stopping_rate=0
+        )
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1,
+            max_resource=planned[-1] if planned else "auto",
+            reduction_factor=REDUCTION_FACTOR,
+        )
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ValueError(f"unknown pruner {name!r}; valid: {', '.join(PRUNERS)}")
+
+
+def may_prune(step: int, planned: int | None) -> bool:
+    """Whether the pruner is asked at evaluation ``step`` (1-based) of ``planned``.
+
+    Never at the last planned evaluation: the trial has trained to its end. ``planned`` is
+    ``None`` when the trial's length is not known in advance (a time budget); then every
+    evaluation may prune.
+    """
+    return planned is None or step < planned
+
+
+def planned_evaluations(config: TrainConfig, comp: Competition) -> int | None:
+    """How many evaluations (reports) a run of ``config`` on ``comp`` makes to its end.
+
+    Mirrors the training loop (:func:`toolkit.train.loop.fit`): each stage takes
+    ``iterations`` steps, or ``ceil(epochs * steps_per_epoch)``, and evaluates every
+    ``eval_every`` steps (0: every epoch) and after its last step. An embedding loss adds the
+    encoder stage before the head stage. Early stopping may end a run sooner; this is the plan
+    without it. ``None`` under a time budget (its length is the clock's) or when the config
+    cannot be planned (training then reports the error itself).
+    """
+    if config.budget > 0:
+        return None
+    try:
+        n_train, num_classes = _train_size(config, comp)
+        embedding, trains_encoder = _stage_kinds(config, num_classes)
+    except Exception:  # a bad setting: train() raises it with its own message
+        return None
+    steps_per_epoch = max(1, n_train // config.batch_size)
+    total = 0
+    if embedding:
+        total += _stage_evals(config.iterations, config.epochs, steps_per_epoch, config.eval_every)
+    if trains_encoder:
+        total += _stage_evals(
+            0 if embedding else config.iterations,
+            config.head_epochs if embedding else config.epochs,
+            steps_per_epoch,
+            config.eval_every,
+        )
+    else:
+        head_steps = max(1, n_train // config.head_batch_size)
+        total += _stage_evals(
+            config.head_iterations, config.head_epochs, head_steps, config.eval_every
+        )
+    return total
+
+
+def study_resources(spec: StudySpec, comp: Competition) -> list[int] | None:
+    """The planned evaluations a trial of ``spec`` may have, sorted; ``None`` if not known.
+
+    Each pipeline is planned with its fixed settings; a searched setting of
+    :data:`LENGTH_KEYS` is tried at its bounds (every choice of a categorical), which covers
+    the shortest and the longest trial because the plan grows or shrinks monotonically with
+    each of them. Searched plugin parameters are taken at their defaults (they do not change
+    the plan of the bundled plugins). Only the pruner's rungs depend on this: whether a trial
+    is at its last evaluation is decided per trial, from its own config
+    (:func:`planned_evaluations`).
+    """
+    import itertools
+
+    from toolkit.registry import Choice
+    from toolkit.train.config import TrainConfig, apply_overrides
+
+    out: set[int] = set()
+    for p in spec.pipelines:
+        searched = {
+            key: (dim.choices if isinstance(dim, Choice) else (dim.low, dim.high))
+            for key, dim in p.space.items()
+            if key.removeprefix("train.").removeprefix("data.") in LENGTH_KEYS
+        }
+        corners = list(itertools.product(*searched.values()))
+        if len(corners) > MAX_PLANS:
+            return None
+        base = apply_overrides(
+            TrainConfig(encoder=p.encoder, loss=p.loss, head=p.head), {**spec.fixed, **p.fixed}
+        )
+        for values in corners:
+            planned = planned_evaluations(
+                apply_overrides(base, dict(zip(searched, values, strict=True))), comp
+            )
+            if planned is None:
+                return None
+            out.add(planned)
+    return sorted(out)
+
+
+def _stage_evals(iterations: int, epochs: float, steps_per_epoch: int, eval_every: int) -> int:
+    steps = iterations or max(1, math.ceil(epochs * steps_per_epoch))
+    return math.ceil(steps / (eval_every or steps_per_epoch))
+
+
+def _train_size(config: TrainConfig, comp: Competition) -> tuple[int, int]:
+    """(images in the train split, number of classes) of ``config`` on ``comp``."""
+    import numpy as np
+
+    from toolkit.data import split_validation
+    from toolkit.errors import ToolkitError
+
+    classes = [str(c) for c in comp.classes]
+    y = np.asarray(comp.y_train)
+    names: list[Any] = list(comp.classes)
+    if config.classes:
+        chosen = [classes.index(c) for c in config.classes if c in classes]
+        if len(chosen) != len(config.classes) or len(set(chosen)) < 2:
+            raise ToolkitError("classes must name at least two classes of the competition")
+        keep = np.isin(y, chosen)
+        remap = np.full(len(classes), -1, dtype=np.int64)
+        remap[chosen] = np.arange(len(chosen))
+        y, names = remap[y[keep]], [comp.classes[i] for i in chosen]
+    train_idx, _ = split_validation(y, config.val_fraction, config.seed, names=names)
+    return len(train_idx), len(names)
+
+
+def _stage_kinds(config: TrainConfig, num_classes: int) -> tuple[bool, bool]:
+    """(the loss trains embeddings, the head trains the encoder), as the training loop reads them.
+
+    A head is built with a placeholder input width: only its ``trains_encoder`` is read.
+    """
+    from toolkit.registry import heads, losses
+
+    loss = losses.create(config.loss, num_classes=num_classes, **config.loss_params)
+    embedding = getattr(loss, "target", "logits") == "embeddings"
+    logits = num_classes if embedding else int(loss.logits_dim(num_classes))
+    head = heads.create(config.head, in_features=8, num_classes=logits, **config.head_params)
+    return embedding, bool(getattr(head, "trains_encoder", False))
