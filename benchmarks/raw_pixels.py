@@ -4,7 +4,9 @@
     python benchmarks/raw_pixels.py --smoke --root DIR [--classes 0,1]   # CI: generated data
 
 Both models see the same train/validation split (toolkit's stratified split, seed 0) and the
-same standardised pixels. Reported: validation accuracy and fit time of each.
+same standardised pixels. Reported: validation accuracy and fit time of each; ours is timed on
+its second call in the process (the first, also reported, imports the plugins and warms torch
+up: import work, like scikit-learn's own import, which is not timed either).
 """
 
 from __future__ import annotations
@@ -33,9 +35,16 @@ def ours(comp: Any, classes: tuple[str, ...]) -> dict[str, float]:
         head_epochs=20,
         head_batch_size=256,
     )
-    t0 = time.perf_counter()
-    result = train(cfg, comp, quiet=True, save=False)
-    return {"val_acc": result.metrics["val_acc"], "seconds": time.perf_counter() - t0}
+    timings = []
+    for _ in range(2):  # the first call also imports the plugins and warms torch up
+        t0 = time.perf_counter()
+        result = train(cfg, comp, quiet=True, save=False)
+        timings.append(time.perf_counter() - t0)
+    return {
+        "val_acc": result.metrics["val_acc"],
+        "seconds": timings[1],
+        "first_call_seconds": timings[0],
+    }
 
 
 def sklearn(comp: Any, classes: tuple[str, ...]) -> dict[str, float]:

@@ -25,6 +25,7 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults": ("", {}),  # fastnet + finetune, Adam 1e-3, no augmentation
     "defaults+aug": ("", {"crop_pad": 2, "flip": True}),
     "fastnet-finetune": ("fastnet-finetune", {}),
+    "ft-no-tta": ("fastnet-finetune", {"tta": False}),
     "ft-no-label-smoothing": ("fastnet-finetune", {"loss.label_smoothing": 0.0}),
     "ft-lr0.2": ("fastnet-finetune", {"lr": 0.2}),
     "ft-lr0.05": ("fastnet-finetune", {"lr": 0.05}),

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "startup.py"
+from tests.benchmarks._script import run_smoke
 
 
 def test_startup_smoke(tmp_path: Path) -> None:
-    out = tmp_path / "result.json"
-    env = os.environ | {"TOOLKIT_THREADS": "1", "TOOLKIT_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--json", str(out)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
+    result = run_smoke("startup.py", tmp_path, root=False)
     assert result["runs_per_command"] == 1
     r = result["results"]
     for key in ("help", "plugins_list_warm", "plugins_list_cold"):

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tuning.py"
+from tests.benchmarks._script import run_smoke
 
 
 def test_tuning_smoke(tmp_path: Path) -> None:
-    out = tmp_path / "result.json"
-    env = os.environ | {
-        "TOOLKIT_THREADS": "1",
-        "TOOLKIT_CACHE": str(tmp_path / "cache"),
-        "TOOLKIT_RUNS": str(tmp_path / "runs"),
-        "TOOLKIT_STUDIES": str(tmp_path / "studies"),
-    }
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--json", str(out)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
+    result = run_smoke("tuning.py", tmp_path, root=False)
     assert result["smoke"] and result["machine"]["cpus"] >= 1
     trials = result["settings"]["trials"]
     pruning, scaling = result["pruning"], result["scaling"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 
+from tests._torchrun import run_torchrun
 from toolkit.data import Competition
 from toolkit.errors import ToolkitError
 from toolkit.train import TrainConfig, train
 from toolkit.train.batches import balanced_batches
 from toolkit.train.distributed import World, shard
 
-TORCHRUN_TIMEOUT_S = 180  # a deadlock fails the test instead of hanging the suite
 RUN_FILES = {
     "run.json",
     "metrics.csv",
@@ -61,41 +59,14 @@ def _torchrun(
         TOOLKIT_RUNS=str(tmp_path / "ddp-runs"),
         TOOLKIT_CACHE=str(cache),
     )
-    logs = tmp_path / "logs"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",  # a free port of its own: no clash with other runs on this machine
-        "--nproc_per_node",
-        "2",
-        "--log-dir",
-        str(logs),
-        "--redirects",
-        "3",  # each rank's stdout/stderr in its own file under logs/
-        "-m",
-        "toolkit",
-        "train",
-        str(digits_dir),
-        *args,
-        "--json",
-    ]
-    proc = subprocess.run(
-        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TORCHRUN_TIMEOUT_S
+    proc, rank_out = run_torchrun(
+        ["train", str(digits_dir), *args, "--json"], tmp_path, env, tmp_path / "logs"
     )
-    rank_out = {r: _rank_log(logs, r) for r in (0, 1)}
     assert proc.returncode == 0, f"{proc.stderr[-3000:]}\n{rank_out}"  # both ranks exited 0
     runs = list((tmp_path / "ddp-runs").iterdir())
     assert len(runs) == 1, runs  # one run folder: only rank 0 made one
     assert _only_warnings(rank_out[1]), rank_out[1]
     return json.loads(rank_out[0][0]), runs[0]
-
-
-def _rank_log(logs: Path, rank: int) -> tuple[str, str]:
-    out = sorted(logs.rglob(f"attempt_0/{rank}/stdout.log"))
-    err = sorted(logs.rglob(f"attempt_0/{rank}/stderr.log"))
-    assert len(out) == 1 and len(err) == 1, list(logs.rglob("*"))
-    return out[0].read_text(), err[0].read_text()
 
 
 def _only_warnings(out_err: tuple[str, str]) -> bool:

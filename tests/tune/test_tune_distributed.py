@@ -9,17 +9,15 @@ a faked torchrun environment, without processes.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
 
+from tests._torchrun import run_torchrun
 from toolkit.tune.storage import default_url, open_storage
 
-TORCHRUN_TIMEOUT_S = 180  # a deadlock fails the test instead of hanging the suite
 # Softmax regression fine-tuned end to end (pixels + finetune), so both ranks train every trial
 # (a linear probe on frozen features would leave the training to rank 0). Learning rates span
 # four decades under Hyperband: with this name and seed, trial 2 is pruned at its third
@@ -56,30 +54,12 @@ def test_tune_under_torchrun_trains_each_trial_on_both_ranks(
     study_file.write_text(textwrap.dedent(STUDY))
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env.update(TOOLKIT_THREADS="1")  # TOOLKIT_RUNS/STUDIES/CACHE: tune_env's temporary folders
-    logs = tune_env / "logs"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "--log-dir",
-        str(logs),
-        "--redirects",
-        "3",  # each rank's stdout/stderr in its own file under logs/
-        "-m",
-        "toolkit",
-        "tune",
-        str(study_file),
-        str(digits_path),
-        "--trials",
-        "3",
-    ]
-    proc = subprocess.run(
-        cmd, cwd=tune_env, env=env, capture_output=True, text=True, timeout=TORCHRUN_TIMEOUT_S
+    proc, out = run_torchrun(
+        ["tune", str(study_file), str(digits_path), "--trials", "3"],
+        tune_env,
+        env,
+        tune_env / "logs",
     )
-    out = {r: _rank_log(logs, r) for r in (0, 1)}
     assert proc.returncode == 0, f"{proc.stderr[-3000:]}\n{out}"  # both ranks exited 0
 
     study = optuna.load_study(study_name="ddp-tune", storage=open_storage(default_url("ddp-tune")))
@@ -122,10 +102,3 @@ def test_workers_do_not_inherit_torchrun_variables(monkeypatch: pytest.MonkeyPat
     assert launched_by_torchrun(env)
     forget_torchrun(env)
     assert env == {"PATH": "/bin"} and not launched_by_torchrun(env)
-
-
-def _rank_log(logs: Path, rank: int) -> tuple[str, str]:
-    out = sorted(logs.rglob(f"attempt_0/{rank}/stdout.log"))
-    err = sorted(logs.rglob(f"attempt_0/{rank}/stderr.log"))
-    assert len(out) == 1 and len(err) == 1, list(logs.rglob("*"))
-    return out[0].read_text(), err[0].read_text()
