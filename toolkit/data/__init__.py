@@ -11,7 +11,7 @@ from toolkit.data._cache import cache_root, release_pages
 from toolkit.data._competition import FORMATS, Competition
 from toolkit.data._example import EXAMPLES, make_example
 from toolkit.data._load import detect_format, load_competition
-from toolkit.data._split import split_validation
+from toolkit.data._split import select_classes, split_validation
 from toolkit.data._stats import channel_stats
 from toolkit.data._summary import summary
 
@@ -25,6 +25,7 @@ __all__ = [
     "load_competition",
     "make_example",
     "release_pages",
+    "select_classes",
     "split_validation",
     "summary",
 ]

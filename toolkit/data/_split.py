@@ -4,11 +4,15 @@ touched: only ``y_train`` goes in)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from toolkit.data._tables import preview
 from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:
+    from toolkit.data import Competition
 
 
 def split_validation(
@@ -68,3 +72,25 @@ def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:
             n_val[k] += 1
             short -= 1
     return n_val
+
+
+def select_classes(
+    comp: Competition, names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The train images and labels of the chosen classes (all when ``names`` is empty)."""
+    classes = list(comp.classes)
+    if not names:
+        return comp.x_train, np.asarray(comp.y_train), classes
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    missing = [n for n in names if n not in lookup]
+    if missing or len(set(names)) != len(names) or len(names) < 2:
+        raise ToolkitError(
+            f"classes={','.join(names)} must name at least two distinct classes of the "
+            f"competition; unknown: {missing or 'none'}; available: {', '.join(lookup)}."
+        )
+    chosen = [lookup[n] for n in names]
+    y = np.asarray(comp.y_train)
+    keep = np.flatnonzero(np.isin(y, chosen))
+    remap = np.full(len(classes), -1, dtype=np.int64)
+    remap[chosen] = np.arange(len(chosen))
+    return comp.x_train[keep], remap[y[keep]], [classes[i] for i in chosen]

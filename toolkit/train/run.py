@@ -106,7 +106,7 @@ def _train(
     extra: dict[str, Any] | None,
     world: World,
 ) -> RunResult:
-    from toolkit.data import split_validation
+    from toolkit.data import select_classes, split_validation
     from toolkit.registry import encoders, heads, losses
 
     t0 = time.perf_counter()
@@ -116,7 +116,7 @@ def _train(
     autocast = setup_torch(cfg, device, processes=world.local_size)
 
     # 1. data ------------------------------------------------------------------------------
-    x_all, y_all, classes = _select_classes(competition, cfg.classes)
+    x_all, y_all, classes = select_classes(competition, cfg.classes)
     tr_idx, va_idx = split_validation(y_all, cfg.val_fraction, cfg.seed, names=classes)
     x_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr_idx])).to(device)  # (N, C, H, W) u8
     y_tr = torch.from_numpy(y_all[tr_idx].astype(np.int64)).to(device)
@@ -355,28 +355,6 @@ def _train(
     return RunResult(
         run.id if run else "", run.path if run else None, "completed", metrics.summary()
     )
-
-
-def _select_classes(
-    comp: Competition, names: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-    """The train images and labels of the chosen classes (all when ``names`` is empty)."""
-    classes = list(comp.classes)
-    if not names:
-        return comp.x_train, np.asarray(comp.y_train), classes
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    missing = [n for n in names if n not in lookup]
-    if missing or len(set(names)) != len(names) or len(names) < 2:
-        raise ToolkitError(
-            f"classes={','.join(names)} must name at least two distinct classes of the "
-            f"competition; unknown: {missing or 'none'}; available: {', '.join(lookup)}."
-        )
-    chosen = [lookup[n] for n in names]
-    y = np.asarray(comp.y_train)
-    keep = np.flatnonzero(np.isin(y, chosen))
-    remap = np.full(len(classes), -1, dtype=np.int64)
-    remap[chosen] = np.arange(len(chosen))
-    return comp.x_train[keep], remap[y[keep]], [classes[i] for i in chosen]
 
 
 def _deadline(total: float | None, t0: float, share: float) -> float | None:
