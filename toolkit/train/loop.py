@@ -18,6 +18,7 @@ budget's progress, so all of them take the same steps and stop together.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
@@ -169,8 +170,10 @@ def _loop(
                     "lower the learning rate (--set lr=...) or the L2 lambda."
                 )
             speed = images / max(t_train, 1e-9)
-            evaluate = _evaluate_on_rank0 if world.distributed else _evaluate
-            stop = evaluate(stage, ctx, stopper, epoch, step, mean_loss, speed, progress)
+            evaluate = functools.partial(
+                _evaluate, stage, ctx, stopper, epoch, step, mean_loss, speed, progress
+            )
+            stop = _decided_on_rank0(stage, ctx, evaluate) if world.distributed else evaluate()
             if stop or last:
                 return
             loss_sum.zero_()
@@ -207,16 +210,7 @@ def _evaluate(
     return stop
 
 
-def _evaluate_on_rank0(
-    stage: Stage,
-    ctx: Context,
-    stopper: EarlyStopping,
-    epoch: int,
-    step: int,
-    mean_loss: float,
-    speed: float,
-    progress: float,
-) -> bool:
+def _decided_on_rank0(stage: Stage, ctx: Context, evaluate: Callable[[], bool]) -> bool:
     """Under DDP: rank 0 evaluates and decides, the other ranks wait for its decision.
 
     The ranks hold the same weights (DDP keeps them equal), so one evaluation speaks for all;
@@ -226,7 +220,7 @@ def _evaluate_on_rank0(
     code = GO
     if world.is_main:
         try:
-            stop = _evaluate(stage, ctx, stopper, epoch, step, mean_loss, speed, progress)
+            stop = evaluate()
         except Exception:
             world.decide(ABORT)
             raise
