@@ -12,6 +12,7 @@ from typing import Any
 from toolkit.errors import ToolkitError
 
 DEFAULT_STUDY = Path("studies") / "compare.toml"  # contrastive + probe vs fine-tune
+TUNE_SHARE = 0.85  # of a --budget: the study's; the rest predicts, writes and scores
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class MainJobResult:
     best_run: str
     submission: Path
     provenance: Path
-    test_score: float | None  # local accuracy when the competition has an answer key
+    test_score: float | None  # the metric on the answer key, when the competition has one
+    metric: str = "accuracy"  # the metric the study optimised and the submission reports
 
 
 def run_main_job(
@@ -35,11 +37,18 @@ def run_main_job(
     workers: int = 1,
     storage: str | None = None,
     quiet: bool = False,
+    metric: str | None = None,
+    budget: float | None = None,
 ) -> MainJobResult:
     """Tune ``study_file`` on ``competition``, submit the best trial, score it if possible.
 
     The study is named ``<study>-<competition>`` so a rerun resumes it instead of starting over.
+    ``metric`` overrides the study's (default: the competition's, from its submission shape).
+    ``budget`` (seconds) bounds the whole job: each trial gets an equal share of
+    :data:`TUNE_SHARE` of it as its own budget, and no trial starts after that share.
     """
+    import dataclasses
+
     from toolkit.submit import make_submission, score_submission
     from toolkit.tune import load_spec, top_runs, tune
 
@@ -49,7 +58,17 @@ def run_main_job(
         )
     base = load_spec(study_file)
     name = f"{base.name}-{competition.name}"
-    spec = load_spec(study_file, overrides={"trials": trials, "name": name})
+    overrides: dict[str, Any] = {"trials": trials, "name": name}
+    if budget is not None:
+        if not budget > 0:
+            raise ToolkitError(f"--budget must be positive, got {budget}.")
+        overrides["timeout"] = budget * TUNE_SHARE
+    spec = load_spec(study_file, overrides=overrides)
+    if budget is not None:
+        per_trial = budget * TUNE_SHARE / (spec.trials / max(workers, 1))
+        spec = dataclasses.replace(spec, fixed={**spec.fixed, "budget": per_trial})
+    if metric:
+        spec = dataclasses.replace(spec, metric=metric)
     tune(
         spec,
         Path(study_file),
@@ -68,5 +87,6 @@ def run_main_job(
         best_run=best[0],
         submission=result.csv_path,
         provenance=result.json_path,
-        test_score=score,
+        test_score=None if score is None else score.value,
+        metric=str(result.provenance.get("metric", "accuracy")),
     )

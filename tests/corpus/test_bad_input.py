@@ -113,6 +113,32 @@ def other_competition(box: Sandbox) -> list[str]:
     return ["submit", "--run", box.run(), "--competition", str(three)]
 
 
+def with_sample(
+    box: Sandbox,
+    header: list[str],
+    value: str,
+    *extra: str,
+    classes: tuple[str, ...] = ("cat", "dog"),
+) -> list[str]:
+    """``tk train`` on a competition whose sample_submission.csv has ``header`` and
+    ``value`` in every value cell, loaded once before (the error comes after the load)."""
+    root = box.kaggle("sample", classes=classes)
+    ids = [line.split(",")[0] for line in (root / "test_labels.csv").read_text().splitlines()[1:]]
+    write_csv(
+        root / "sample_submission.csv", header, [[i] + [value] * (len(header) - 1) for i in ids]
+    )
+    box.warm(root)
+    plugins = ["--encoder", "pixels", "--loss", "softmax-ce", "--head", "linear-probe"]
+    return ["train", str(root), *plugins, "--quiet", *extra]
+
+
+def score_label_file_by_log_loss(box: Sandbox) -> list[str]:
+    """A label submission scored with --metric log_loss (it needs probabilities)."""
+    root = box.kaggle()
+    sub = box.file("sub_valid.csv")
+    return ["score", str(sub), "--answers", str(root / "test_labels.csv"), "--metric", "log_loss"]
+
+
 # -- the corpus --------------------------------------------------------------------------------
 
 CASES = [
@@ -133,14 +159,9 @@ CASES = [
         "cannot read image train/3.png",
     ),
     Case(
-        "kaggle-non-square-image",
-        broken(kaggle, lambda r: write_image(r / "train" / "1.png", np.zeros((8, 6), np.uint8))),
-        "images must be square but train/1.png is 6x8",
-    ),
-    Case(
-        "kaggle-mixed-sizes",
-        broken(kaggle, lambda r: write_image(r / "test" / "9.png", np.zeros((6, 6), np.uint8))),
-        "mixed sizes",
+        "kaggle-decompression-bomb",
+        broken(kaggle, lambda r: write_bytes(r / "train" / "2.png", png_header(30000, 30000))),
+        "train/2.png",
     ),
     Case(
         "kaggle-label-nan",
@@ -655,6 +676,74 @@ CASES = [
         lambda b: ["submit", "validate", str(b.root / "nope.csv"), str(b.warm(b.kaggle()))],
         "nope.csv does not exist",
     ),
+    Case(
+        "sub-sample-ambiguous-fractions",
+        lambda b: with_sample(b, ["id", "label"], "0.5", classes=("cat", "cow", "dog")),
+        "submission.kind",
+    ),
+    Case(
+        "sub-sample-probability-with-text",
+        lambda b: with_sample(b, ["id", "label"], "cat", "--set", "submission.kind=probability"),
+        "probability",
+    ),
+    Case(
+        "sub-sample-class-columns-not-classes",
+        lambda b: with_sample(b, ["id", "cat", "cow"], "0.5"),
+        "cow",
+    ),
+    Case(
+        "sub-sample-trailing-empty-column",
+        lambda b: with_sample(b, ["id", "label", ""], "cat"),
+        "sample_submission.csv",
+    ),
+    Case(
+        "sub-sample-repeated-column",
+        lambda b: with_sample(b, ["id", "label", "label"], "cat"),
+        "label",
+    ),
+    Case(
+        "train-metric-does-not-fit-labels",
+        lambda b: with_sample(b, ["id", "label"], "cat", "--metric", "log_loss"),
+        "log_loss",
+    ),
+    Case(
+        "train-metric-unknown",
+        lambda b: with_sample(b, ["id", "label"], "cat", "--metric", "logloss"),
+        "log_loss",
+    ),
+    Case(
+        "train-qwk-on-text-classes",
+        lambda b: with_sample(b, ["id", "label"], "cat", "--metric", "qwk"),
+        "qwk",
+    ),
+    Case(
+        "train-top-k-zero",
+        lambda b: with_sample(
+            b,
+            ["id", "label"],
+            "cat dog",
+            "--set",
+            "submission.kind=top-k",
+            "--set",
+            "submission.k=-1",
+        ),
+        "submission.k",
+    ),
+    Case(
+        "train-image-size-too-large",
+        lambda b: train(b, "--set", "data.image_size=5000"),
+        "data.image_size",
+    ),
+    Case(
+        "train-resize-mode-unknown",
+        lambda b: train(b, "--set", "data.resize=zoom"),
+        "data.resize",
+    ),
+    Case(
+        "sub-score-labels-by-log-loss",
+        score_label_file_by_log_loss,
+        "log_loss",
+    ),
 ]
 
 
@@ -666,6 +755,20 @@ def write_pickle(path: Path) -> Path:
 def write_empty(path: Path) -> Path:
     path.write_bytes(b"")
     return path
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` pixels (a decompression bomb to Pillow)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    idat = zlib.compress(b"\x00" * 16)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

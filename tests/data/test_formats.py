@@ -283,17 +283,19 @@ def test_parallel_decoding_lets_go_of_each_chunk(build: Build) -> None:
 
     root = build.kaggle(per_class=6, n_test=4, channels=3)
     jobs = [(str(p), p.name) for p in sorted((root / "train").iterdir())]
-    chunks = [jobs[:4], jobs[4:8], jobs[8:]]
-    results = _images._in_pool(chunks, 2)
-    first, error, _ = next(results)
-    assert error is None and first is not None and len(first) == 4
-    ref = weakref.ref(first)
-    del first
-    second = next(results)[0]
-    gc.collect()
-    assert ref() is None  # the first chunk is gone while the second is in use
-    assert second is not None and len(second) == 4
-    assert [r[0] is not None for r in results] == [True]
+    plan = _images.Plan(channels=3, size=8, resize="crop", resample=False)
+    tasks = [(jobs[:4], plan, None, 0), (jobs[4:8], plan, None, 4), (jobs[8:], plan, None, 8)]
+    with _images._Pool(2) as pool:  # in memory (no cache file): chunks come back
+        results = pool.run(_images._decode_chunk, tasks)
+        first, error, _ = next(results)
+        assert error is None and first is not None and len(first) == 4
+        ref = weakref.ref(first)
+        del first
+        second = next(results)[0]
+        gc.collect()
+        assert ref() is None  # the first chunk is gone while the second is in use
+        assert second is not None and len(second) == 4
+        assert [r[0] is not None for r in results] == [True]
 
 
 def test_formats_constant_lists_every_layout() -> None:

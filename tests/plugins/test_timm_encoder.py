@@ -15,6 +15,12 @@ from toolkit.registry import encoders
 TINY = "test_resnet"  # a timm test model: 0.4M parameters
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hub access: building from scratch or a local file never needs the network."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
 def _build(channels: int = 3, **params: Any) -> torch.nn.Module:
     torch.manual_seed(0)
     return encoders.create(f"timm:{TINY}", in_channels=channels, image_size=32, **params)

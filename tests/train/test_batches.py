@@ -48,3 +48,31 @@ def test_balanced_batches_hold_k_images_of_p_classes() -> None:
         present = counts[counts > 0]
         assert len(batch) == 8
         assert len(present) == 4 and bool((present == 2).all())  # P=4 classes x K=2
+
+
+def test_random_resized_crop_keeps_the_image_at_full_scale_and_zooms_below_it() -> None:
+    from toolkit.train.batches import random_resized_crop
+
+    x = torch.rand(4, 3, 16, 16)
+    # Scale 1 and ratio 1: the whole image, resampled at its own pixel centres.
+    same = random_resized_crop(x, 0.9999, torch.Generator().manual_seed(0), ratio=(1.0, 1.0))
+    assert same.shape == x.shape and torch.allclose(same, x, atol=1e-3)
+    zoomed = random_resized_crop(x, 0.1, torch.Generator().manual_seed(0))
+    assert zoomed.shape == x.shape and not torch.allclose(zoomed, x, atol=1e-2)
+    again = random_resized_crop(x, 0.1, torch.Generator().manual_seed(0))
+    assert torch.equal(zoomed, again)  # seeded: the same crops
+
+
+def test_random_resized_crop_of_a_quarter_scales_a_quadrant_up() -> None:
+    from toolkit.train.batches import random_resized_crop
+
+    # Left half 0, right half 1: any crop shows only values in [0, 1] and, at a small
+    # scale, often only one side.
+    x = torch.zeros(64, 1, 8, 8)
+    x[..., 4:] = 1.0
+    out = random_resized_crop(x, 0.05, torch.Generator().manual_seed(3))
+    assert out.min() >= 0 and out.max() <= 1
+    one_sided = ((out.amax(dim=(1, 2, 3)) < 0.5) | (out.amin(dim=(1, 2, 3)) > 0.5)).sum()
+    assert int(one_sided) > 0
+    via_augment = augment(x, 0, False, torch.Generator().manual_seed(3), rrc_scale=0.05)
+    assert torch.equal(via_augment, out)

@@ -51,3 +51,42 @@ def test_validate_rejects_out_of_range(changes: dict[str, object]) -> None:
 
     with pytest.raises(ToolkitError, match="invalid training setting"):
         validate(dataclasses.replace(TrainConfig(), **changes))
+
+
+def test_data_and_submission_sections_and_durations() -> None:
+    cfg = apply_overrides(
+        TrainConfig(),
+        parse_overrides(
+            [
+                "data.image_size=96",
+                "data.resize=pad",
+                "submission.kind=top-k",
+                "submission.k=3",
+                "submission.positive_class=dog",
+                "metric=log_loss",
+                "budget=10m",
+                "rrc_scale=0.35",
+            ]
+        ),
+    )
+    assert (cfg.image_size, cfg.resize) == (96, "pad")
+    assert (cfg.submission_kind, cfg.submission_k) == ("top-k", 3)
+    assert cfg.submission_positive_class == "dog" and cfg.metric == "log_loss"
+    assert cfg.budget == 600.0 and cfg.rrc_scale == 0.35
+    validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "needle"),
+    [
+        (["data.resize=zoom"], "data.resize"),
+        (["data.image_size=-3"], "data.image_size"),
+        (["submission.kind=csv"], "submission.kind"),
+        (["rrc_scale=1.5"], "rrc_scale"),
+        (["budget=inf"], "finite"),
+        (["epochs=inf"], "epochs"),
+    ],
+)
+def test_bad_data_and_submission_settings_are_user_errors(pairs: list[str], needle: str) -> None:
+    with pytest.raises(ToolkitError, match=needle):
+        validate(apply_overrides(TrainConfig(), parse_overrides(pairs)))

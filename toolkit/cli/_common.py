@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from toolkit.train.config import parse_duration as parse_duration  # re-exported for the CLI
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -26,9 +28,13 @@ CompetitionArg = Annotated[
 DEFAULT_COMPETITION = Path("data") / "digits"  # the bundled example, relative to the cwd
 
 
-def load_competition_arg(path: str | None, *, quiet: bool = False) -> Any:
-    """Load the competition at ``path``, or make and load the bundled digits example."""
+def load_competition_arg(path: str | None, *, quiet: bool = False, config: Any = None) -> Any:
+    """Load the competition at ``path``, or make and load the bundled digits example.
+
+    ``config`` (a TrainConfig) says which image size and resize mode to load it with.
+    """
     from toolkit.data import load_competition, make_example
+    from toolkit.train.task import load_for
 
     if path is None:
         target = DEFAULT_COMPETITION
@@ -37,24 +43,7 @@ def load_competition_arg(path: str | None, *, quiet: bool = False) -> Any:
                 stderr().print(f"making the bundled digits competition in {target}")
             make_example("digits", target)
         path = str(target)
-    return load_competition(path)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h``; anything else is a user error."""
-    from toolkit.errors import ToolkitError
-
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    raw = text.strip().lower()
-    scale = units.get(raw[-1:])
-    number = raw[:-1] if scale else raw
-    try:
-        seconds = float(number) * (scale or 1.0)
-    except ValueError:
-        raise ToolkitError(f"cannot read duration {text!r}; use e.g. 90s, 10m or 1h.") from None
-    if not seconds > 0:
-        raise ToolkitError(f"duration must be positive, got {text!r}.")
-    return seconds
+    return load_competition(path) if config is None else load_for(config, path)
 
 
 def stdout() -> Console:
@@ -86,3 +75,29 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for row in rows:
         tbl.add_row(*("" if v is None else str(v) for v in row))
     return tbl
+
+
+PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_micro", "map@")
+
+
+def format_score(value: Any, metric: str | None = "accuracy") -> str:
+    """A metric's value as tables show it: percentages for accuracy-like metrics (accuracy,
+    balanced accuracy, F1, MAP@k), four decimals for the others (log loss, ROC AUC, kappa)."""
+    if value is None or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    name = metric or "accuracy"
+    if name.startswith(PERCENT_METRICS) or name.endswith("_acc"):
+        return f"{100 * value:.2f}%"
+    return f"{value:.4f}"
+
+
+def metric_title(metric: str | None) -> str:
+    """The metric's name for a column header ("log loss", "MAP@5"); unknown names as given."""
+    if not metric:
+        return "accuracy"
+    try:
+        from toolkit.metrics import get_metric
+
+        return get_metric(metric).title
+    except Exception:  # a record written by another version: show its name as it is
+        return metric

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli._common import CompetitionArg, QuietOption, load_competition_arg, stdout, table
+from toolkit.cli._common import (
+    CompetitionArg,
+    QuietOption,
+    format_score,
+    load_competition_arg,
+    metric_title,
+    parse_duration,
+    stdout,
+    table,
+)
 
 
 def run_command(
@@ -22,20 +31,46 @@ def run_command(
     storage: Annotated[
         str | None, typer.Option("--storage", help="Optuna storage URL (default: a journal).")
     ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", "-m", help="Metric (default: by the submission's shape)."),
+    ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option("--budget", help="Wall-clock budget for the whole job (e.g. 10m, 1h)."),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Check the data, tune a small study, submit the best model, score it, show the tables."""
     from toolkit.cli.data import render_summary
     from toolkit.cli.submit import leaderboard_command
     from toolkit.cli.tune import _show
-    from toolkit.main_job import run_main_job
-
-    comp = load_competition_arg(competition, quiet=quiet)
     from toolkit.data import summary
+    from toolkit.main_job import run_main_job
+    from toolkit.train.task import resolve_task
+    from toolkit.tune import load_spec
+    from toolkit.tune.objective import base_config
 
-    render_summary(summary(comp))
+    seconds = parse_duration(budget) if budget is not None else None
+    spec = load_spec(study) if Path(study).is_file() else None
+    config = base_config(spec) if spec is not None else None
+    comp = load_competition_arg(competition, quiet=quiet, config=config)
+    info = summary(comp)
+    if config is not None:  # the study's metric and the submission's shape, checked early
+        import dataclasses
+
+        task_config = dataclasses.replace(config, metric=metric or config.metric)
+        info.update(resolve_task(task_config, comp).record(list(comp.classes)))
+    render_summary(info)
     result = run_main_job(
-        comp, study_file=study, trials=trials, workers=workers, storage=storage, quiet=quiet
+        comp,
+        study_file=study,
+        trials=trials,
+        workers=workers,
+        storage=storage,
+        quiet=quiet,
+        metric=metric,
+        budget=seconds,
     )
     _show(result.study, storage, json=False)
     leaderboard_command(str(comp.root), json=False)
@@ -45,8 +80,10 @@ def run_command(
         ("submission", str(result.submission)),
         ("provenance", str(result.provenance)),
         (
-            "local test accuracy",
-            "no answer key" if result.test_score is None else f"{100 * result.test_score:.2f}%",
+            f"local test {metric_title(result.metric)}",
+            "no answer key"
+            if result.test_score is None
+            else format_score(result.test_score, result.metric),
         ),
     ]
     stdout().print(table("tk run: done", ["", ""], rows))

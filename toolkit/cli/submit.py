@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli._common import JsonOption, print_json, stderr, stdout, table
+from toolkit.cli._common import (
+    JsonOption,
+    format_score,
+    metric_title,
+    print_json,
+    stderr,
+    stdout,
+    table,
+)
 from toolkit.errors import ToolkitError
 
 submit_app = typer.Typer(
@@ -53,6 +61,26 @@ def submit(
         str | None,
         typer.Option("--slug", help="Kaggle competition slug (default: the folder name)."),
     ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", "-m", help="Metric to report (default: the run's)."),
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            help="Submission settings: submission.kind=label|probability|class-probabilities|"
+            "top-k, submission.k=5, submission.positive_class=NAME. Repeatable.",
+        ),
+    ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="Fit a temperature on the validation split before writing probabilities.",
+        ),
+    ] = True,
     json: JsonOption = False,
 ) -> None:
     """Predict the test set with the best trial(s) of a study or with runs; write the CSV and
@@ -67,6 +95,11 @@ def submit(
         )
     if run and top_k != 1:
         raise ToolkitError("--top-k goes with --study; repeat --run to average chosen runs.")
+    from toolkit.train.config import parse_overrides
+
+    overrides: dict[str, Any] = dict(parse_overrides(settings or []))
+    if metric is not None:
+        overrides["metric"] = metric
     runs = study_runs(study, storage, top_k) if study is not None else list(run or [])
     result = make_submission(
         runs,
@@ -76,6 +109,8 @@ def submit(
         study=study,
         storage=storage,
         slug=slug,
+        settings=overrides,
+        calibrate=calibrate,
     )
     prov = result.provenance
     if json:
@@ -85,9 +120,21 @@ def submit(
         ("file", str(result.csv_path)),
         ("provenance", str(result.json_path)),
         ("source", ", ".join(r["run_id"] for r in prov["runs"])),
-        ("validation score", _pct(prov["validation_score"])),
-        ("local test score", _pct(prov["local_test_score"])),
+        ("shape", _shape(prov.get("submission") or {})),
+        ("metric", metric_title(prov.get("metric"))),
+        ("validation score", format_score(prov["validation_score"], prov.get("metric"))),
+        ("local test score", format_score(prov["local_test_score"], prov.get("metric"))),
     ]
+    calibration = prov.get("calibration")
+    if calibration:
+        rows.append(
+            (
+                "calibration",
+                f"temperature {calibration['temperature']:.3f}: validation log loss "
+                f"{calibration['val_log_loss_before']:.4f} -> "
+                f"{calibration['val_log_loss_after']:.4f}",
+            )
+        )
     console = stdout()
     console.print(table("Submission written", ["", ""], rows))
     console.print("upload it with (not run):", style="bold")
@@ -127,16 +174,32 @@ def score_command(
         Path | None,
         typer.Option("--answers", help="Answer key CSV (default: the competition's)."),
     ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", "-m", help="Metric (default: the submission's, else by its shape)."
+        ),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Local leaderboard score (accuracy) against an answer key; saved in the provenance."""
+    """Local leaderboard score against an answer key, by the competition's metric; saved in
+    the submission's provenance JSON."""
     from toolkit.submit import score_submission
 
-    score = score_submission(file, answers)
+    score = score_submission(file, answers, metric=metric)
     if json:
-        print_json({"file": str(file), "accuracy": score})
+        print_json(
+            {
+                "file": str(file),
+                "metric": score.metric,
+                "direction": score.direction,
+                "score": score.value,
+                score.metric: score.value,  # e.g. "accuracy": 0.97 (kept for older scripts)
+            }
+        )
         return
-    typer.echo(f"{file.name}: accuracy {score:.5f} ({_pct(score)})")
+    shown = format_score(score.value, score.metric)
+    typer.echo(f"{file.name}: {score.title} {score.value:.5f} ({shown})")
 
 
 def leaderboard_command(
@@ -158,13 +221,23 @@ def leaderboard_command(
             e["competition"],
             e["source"],
             _settings(e),
-            _pct(e["validation_score"]),
-            _pct(e["local_test_score"]),
+            metric_title(e.get("metric")),
+            format_score(e["validation_score"], e.get("metric")),
+            format_score(e["local_test_score"], e.get("local_test_metric") or e.get("metric")),
             e["file"],
         )
         for e in entries
     ]
-    columns = ["created", "competition", "source", "settings", "val", "local test", "file"]
+    columns = [
+        "created",
+        "competition",
+        "source",
+        "settings",
+        "metric",
+        "val",
+        "local test",
+        "file",
+    ]
     stdout().print(table(f"Submissions ({len(rows)})", columns, rows))
     if not rows:
         stderr().print(
@@ -183,7 +256,10 @@ def _settings(entry: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _pct(value: Any) -> str:
-    if isinstance(value, int | float) and 0 <= value <= 1:
-        return f"{100 * value:.2f}%"
-    return "" if value is None else str(value)
+def _shape(submission: dict[str, Any]) -> str:
+    kind = str(submission.get("kind") or "label")
+    if kind == "top-k":
+        return f"top-{submission.get('k')} labels"
+    if kind == "probability":
+        return f"probability of {submission.get('positive_class')}"
+    return kind

@@ -10,7 +10,9 @@ from toolkit.cli._common import (
     CompetitionArg,
     JsonOption,
     QuietOption,
+    format_score,
     load_competition_arg,
+    metric_title,
     parse_duration,
     print_json,
     stderr,
@@ -25,8 +27,18 @@ SetOption = Annotated[
     typer.Option(
         "--set",
         "-s",
-        help="key=value: a training field (lr=0.01, epochs=5) or a plugin parameter "
-        "(encoder.embedding_dim=64, loss.margin=0.5, head.dropout=0.1). Repeatable.",
+        help="key=value: a training field (lr=0.01, epochs=5), a data or submission setting "
+        "(data.image_size=96, data.resize=pad, submission.kind=probability) or a plugin "
+        "parameter (encoder.embedding_dim=64, loss.margin=0.5, head.dropout=0.1). Repeatable.",
+    ),
+]
+MetricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metric",
+        "-m",
+        help="The competition's metric: accuracy, balanced_accuracy, f1_macro, f1_micro, "
+        "log_loss, roc_auc, qwk, map@k. [default: by the submission's shape]",
     ),
 ]
 
@@ -52,6 +64,7 @@ def train_command(
         ),
     ] = None,
     settings: SetOption = None,
+    metric: MetricOption = None,
     budget: Annotated[
         str | None,
         typer.Option(
@@ -79,11 +92,13 @@ def train_command(
     overrides.update(parse_overrides(settings or []))
     if budget is not None:
         overrides["budget"] = parse_duration(budget)
+    if metric is not None:
+        overrides["metric"] = metric
     base = TrainConfig(
         encoder=encoder or base.encoder, loss=loss or base.loss, head=head or base.head
     )
     config = apply_overrides(base, overrides)
-    comp = load_competition_arg(competition, quiet=quiet)
+    comp = load_competition_arg(competition, quiet=quiet, config=config)
     result = train(config, comp, quiet=quiet, extra={"recipe": recipe} if recipe else None)
     if not main_rank:
         return
@@ -91,7 +106,7 @@ def train_command(
         print_json({"run_id": result.run_id, "path": str(result.path), **result.metrics})
         return
     rows = [("run", result.run_id), ("folder", str(result.path))]
-    rows += [(k, _pct(v)) for k, v in result.metrics.items() if not isinstance(v, dict)]
+    rows += _metric_rows(result.metrics)
     stdout().print(table(f"Run finished: {result.status}", ["", ""], rows))
 
 
@@ -115,8 +130,9 @@ def runs_list(ctx: typer.Context, json: JsonOption = False) -> None:
                 r.get("competition"),
                 f"{cfg.get('encoder')}/{cfg.get('loss')}/{cfg.get('head')}",
                 _key_params(cfg),
-                _pct(m.get("val_acc")),
-                _pct(m.get("test_acc")),
+                metric_title(m.get("metric")),
+                format_score(m.get("val_score", m.get("val_acc")), m.get("metric")),
+                format_score(m.get("test_score", m.get("test_acc")), m.get("metric")),
                 r.get("status"),
                 _secs(r.get("duration_s")),
             )
@@ -129,8 +145,9 @@ def runs_list(ctx: typer.Context, json: JsonOption = False) -> None:
                 "competition",
                 "encoder/loss/head",
                 "params",
-                "val acc",
-                "test acc",
+                "metric",
+                "val",
+                "test",
                 "status",
                 "time",
             ],
@@ -161,11 +178,26 @@ def runs_show(
     rows = [(k, v) for k, v in cfg.items() if v not in ({}, [], "", None)]
     console.print(table("Config", ["setting", "value"], rows))
     metrics = record.get("metrics") or {}
-    mrows = [(k, _pct(v)) for k, v in metrics.items() if not isinstance(v, dict)]
+    mrows = _metric_rows(metrics)
     per_class = metrics.get("per_class_val_acc") or {}
     mrows += [(f"val acc [{c}]", _pct(v)) for c, v in per_class.items()]
     console.print(table("Metrics", ["metric", "value"], mrows))
     console.print(table("Artifacts", ["file"], [(str(run.path / f),) for f in files]))
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) rows of a run's metrics; the competition's metric by its title."""
+    name = metrics.get("metric")
+    rows = []
+    for key, value in metrics.items():
+        if isinstance(value, dict) or key == "metric":
+            continue
+        if key in ("val_score", "test_score"):
+            label = f"{key[:-6]} {metric_title(name)}"
+            rows.append((label, format_score(value, name)))
+        else:
+            rows.append((key, _pct(value)))
+    return rows
 
 
 def _pct(value: Any) -> str:

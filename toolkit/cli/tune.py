@@ -10,6 +10,8 @@ import typer
 from toolkit.cli._common import (
     JsonOption,
     QuietOption,
+    format_score,
+    metric_title,
     parse_duration,
     print_json,
     stderr,
@@ -54,6 +56,21 @@ def tune_command(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Sampler seed (default: the study's).")
     ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", "-m", help="Metric to optimise (default: the study's, else by shape)."
+        ),
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            help="key=value added to the study's [fixed] settings (every trial), e.g. "
+            "data.image_size=96. Repeatable.",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Tune a study: each trial trains a run; rerun the same command to resume."""
@@ -67,10 +84,22 @@ def tune_command(
         from toolkit.train.distributed import World
 
         quiet = quiet or not World.from_env().is_main
-    overrides: dict[str, Any] = {"trials": trials, "name": name, "pruner": pruner, "seed": seed}
+    overrides: dict[str, Any] = {
+        "trials": trials,
+        "name": name,
+        "pruner": pruner,
+        "seed": seed,
+        "metric": metric,
+    }
     if timeout is not None:
         overrides["timeout"] = parse_duration(timeout)
     spec = load_spec(study_file, overrides=overrides)
+    if settings:
+        import dataclasses
+
+        from toolkit.train.config import parse_overrides
+
+        spec = dataclasses.replace(spec, fixed={**spec.fixed, **parse_overrides(settings)})
     comp_path = competition or spec.competition
     if comp_path is None:
         comp_path = str(load_competition_arg(None, quiet=quiet).root)
@@ -128,7 +157,8 @@ def study_list(storage: StorageOption = None, json: JsonOption = False) -> None:
             s.get("pruned"),
             s.get("fail"),
             s.get("running"),
-            _fmt(s["best_value"]),
+            metric_title(s.get("metric")),
+            format_score(s["best_value"], s.get("metric")),
             _params(s["best_params"]),
             s["storage"],
         )
@@ -144,7 +174,8 @@ def study_list(storage: StorageOption = None, json: JsonOption = False) -> None:
                 "pruned",
                 "failed",
                 "running",
-                "best val acc",
+                "metric",
+                "best value",
                 "best params",
                 "storage",
             ],
@@ -194,23 +225,20 @@ def _show(name: str, storage: str | None, *, json: bool) -> None:
                 f"{mark}{r['number']}",
                 state,
                 escape(_params(r["params"])),
-                _fmt(r["value"]),
+                format_score(r["value"], r.get("metric")),
                 "" if r["duration_s"] is None else f"{r['duration_s']:.1f}s",
                 r["run_id"] or "",
                 escape(r["error"] or ""),
             )
         )
+    metric = rows[0].get("metric") if rows else None
     stdout().print(
         table(
             f"Study {name} (* = best)",
-            ["trial", "state", "params", "val acc", "time", "run", "error"],
+            ["trial", "state", "params", f"val {metric_title(metric)}", "time", "run", "error"],
             body,
         )
     )
-
-
-def _fmt(value: Any) -> str:
-    return "" if value is None else f"{100 * value:.2f}%"
 
 
 def _params(params: dict[str, Any]) -> str:

@@ -1,10 +1,13 @@
-"""On-disk cache of decoded competitions, keyed by a content fingerprint.
+"""On-disk cache of decoded competitions, keyed by a content fingerprint and the image policy.
 
 One entry is a folder ``<cache>/<fingerprint>/`` holding ``x_train.npy``, ``y_train.npy``,
-``x_test.npy``, optionally ``y_test.npy``, and ``meta.json`` (classes, ids, columns). An entry is
-built in a temporary folder beside it and moved into place with one ``os.replace``, so readers
-see a complete entry or none. Entries are read back memory-mapped, so a second load costs a
-directory walk (for the fingerprint) and a few file opens, whatever the number of images.
+``x_test.npy``, optionally ``y_test.npy``, and ``meta.json`` (classes, ids, columns, the resolved
+image policy). The fingerprint covers the files and the requested (image_size, resize), so each
+size of a folder has its own entry and switching back to a size already decoded is instant. An
+entry is built in a temporary folder beside it (:func:`scratch`: the image decoder writes its
+arrays there directly) and moved into place with one ``os.replace``, so readers see a complete
+entry or none. Entries are read back memory-mapped, so a second load costs a directory walk
+(for the fingerprint) and a few file opens, whatever the number of images.
 """
 
 from __future__ import annotations
@@ -17,23 +20,31 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from toolkit.data._competition import Parsed
+from toolkit.data._resize import SizeRequest
 from toolkit.io import cache_root as cache_root  # the data cache lives under it
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1  # bump when decoding changes, so entries built by older code are rebuilt
+CACHE_VERSION = 2  # bump when decoding changes, so entries built by older code are rebuilt
 _STALE_TMP_S = 24 * 3600  # leftover temp folders older than this came from a crashed process
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def fingerprint(fmt: str, base: Path, inputs: Iterable[Path]) -> str:
-    """Hex digest of the format plus every input file's relative path, size and mtime.
+def fingerprint(
+    fmt: str,
+    base: Path,
+    inputs: Iterable[Path],
+    request: SizeRequest = SizeRequest(),  # noqa: B008 (frozen, so sharing it is safe)
+) -> str:
+    """Hex digest of the format, the image-size request and every input file's relative
+    path, size and mtime.
 
     ``inputs`` are files or folders (walked recursively, symlinks followed); missing ones are
     skipped, so adding an optional file (e.g. an answer key) changes the fingerprint too.
@@ -48,7 +59,14 @@ def fingerprint(fmt: str, base: Path, inputs: Iterable[Path]) -> str:
             st = os.stat(path)
             records.append((_relative(path, prefix), st.st_size, st.st_mtime_ns))
     records.sort()
-    payload = json.dumps({"version": CACHE_VERSION, "format": fmt, "files": records})
+    payload = json.dumps(
+        {
+            "version": CACHE_VERSION,
+            "format": fmt,
+            "request": request.as_dict(),
+            "files": records,
+        }
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -105,6 +123,7 @@ def read_entry(cache_dir: Path, key: str) -> Parsed | None:
             id_column=meta["id_column"],
             label_column=meta["label_column"],
             y_test=np.asarray(arrays["y_test"]) if "y_test" in arrays else None,
+            image_policy=dict(meta["image_policy"]),
         )
     except Exception as err:  # a damaged entry is never trusted: rebuild it
         log.warning("cache entry %s is unusable (%s); rebuilding it", entry, err)
@@ -142,17 +161,65 @@ def release_pages(array: np.ndarray) -> None:
         owner.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
-def write_entry(cache_dir: Path, key: str, parsed: Parsed, *, fmt: str, source: Path) -> bool:
-    """Store ``parsed`` under ``key`` atomically; False (with a warning) if the cache is
-    not writable, in which case the caller simply goes on without a cache."""
-    tmp: Path | None = None
+@contextmanager
+def scratch(cache_dir: Path, key: str) -> Iterator[Path | None]:
+    """A fresh temporary folder in ``cache_dir`` for building entry ``key`` (pass it to
+    :func:`write_entry`), removed on exit unless installed; None (with a warning) when the
+    cache is not writable, in which case the caller goes on without a cache."""
+    created = _missing_folders(cache_dir)  # made here; removed again if nothing lands
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:16]}-", dir=cache_dir))
+    except OSError as err:
+        _unwritable(cache_dir, err)
+        yield None
+        return
+    try:
+        yield tmp
+    finally:
+        _remove(tmp)  # gone already when write_entry installed it
+        for folder in created:  # deepest first: a failed load leaves no empty cache folders
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (an entry landed) or gone: keep the rest
+                break
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def write_entry(
+    cache_dir: Path,
+    key: str,
+    parsed: Parsed,
+    *,
+    fmt: str,
+    source: Path,
+    request: SizeRequest = SizeRequest(),  # noqa: B008 (frozen, so sharing it is safe)
+    tmp: Path | None = None,
+) -> bool:
+    """Store ``parsed`` under ``key`` atomically; False (with a warning) if the cache is
+    not writable, in which case the caller simply goes on without a cache.
+
+    ``tmp``: the :func:`scratch` folder the arrays were decoded into; arrays already there
+    (memory-mapped from ``tmp/<name>.npy``) are not written again.
+    """
+    own_tmp = tmp is None
+    try:
+        if tmp is None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:16]}-", dir=cache_dir))
         arrays = {name: getattr(parsed, name) for name in _ARRAYS}
         for name, array in arrays.items():
-            if array is not None:
-                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+            target = tmp / f"{name}.npy"
+            if array is not None and not _stored_in(array, target):
+                np.save(target, np.ascontiguousarray(array), allow_pickle=False)
         meta = {
             "version": CACHE_VERSION,
             "fingerprint": key,
@@ -164,20 +231,32 @@ def write_entry(cache_dir: Path, key: str, parsed: Parsed, *, fmt: str, source: 
             "label_column": parsed.label_column,
             "has_answers": parsed.y_test is not None,
             "shapes": {n: list(a.shape) for n, a in arrays.items() if a is not None},
+            "request": request.as_dict(),
+            "image_policy": parsed.image_policy,
         }
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         _install(tmp, cache_dir / key)
         tmp = None
     except OSError as err:
-        log.warning(
-            "cannot write the data cache in %s (%s); continuing without it", cache_dir, err
-        )
+        _unwritable(cache_dir, err)
         return False
     finally:
-        if tmp is not None:
+        if tmp is not None and own_tmp:
             _remove(tmp)
-    _prune(cache_dir, keep=key, fmt=fmt, source=str(source))
+    _prune(cache_dir, keep=key, fmt=fmt, source=str(source), request=request.as_dict())
     return True
+
+
+def _stored_in(array: np.ndarray, file: Path) -> bool:
+    """True when ``array`` is the whole memory-mapped content of ``file``."""
+    name = getattr(array, "filename", None)
+    if not name or not file.is_file() or os.path.abspath(name) != os.path.abspath(file):
+        return False
+    return np.load(file, mmap_mode="r").shape == array.shape
+
+
+def _unwritable(cache_dir: Path, err: OSError) -> None:
+    log.warning("cannot write the data cache in %s (%s); continuing without it", cache_dir, err)
 
 
 def _install(tmp: Path, final: Path) -> None:
@@ -197,8 +276,12 @@ def _install(tmp: Path, final: Path) -> None:
             _remove(old)
 
 
-def _prune(cache_dir: Path, *, keep: str, fmt: str, source: str) -> None:
-    """Delete entries made from the same folder before its files changed, and stale temps."""
+def _prune(
+    cache_dir: Path, *, keep: str, fmt: str, source: str, request: dict[str, object]
+) -> None:
+    """Delete entries made from the same folder with the same image-size request before its
+    files changed (or by older code), and stale temps. Entries of other requests stay: a
+    switch back to their size is then a cache hit."""
     now = time.time()
     try:
         children = list(cache_dir.iterdir())
@@ -213,7 +296,9 @@ def _prune(cache_dir: Path, *, keep: str, fmt: str, source: str) -> None:
             if child.name == keep or not (child / "meta.json").is_file():
                 continue
             meta = json.loads((child / "meta.json").read_text(encoding="utf-8"))
-            if meta.get("source") == source and meta.get("format") == fmt:
+            same = meta.get("source") == source and meta.get("format") == fmt
+            outdated = meta.get("version") != CACHE_VERSION or meta.get("request") == request
+            if same and outdated:
                 log.info("removing outdated cache entry %s", child)
                 _remove(child)
         except (OSError, ValueError, AttributeError):

@@ -22,6 +22,7 @@ import numpy as np
 
 from toolkit.data._arrays import labels_from_array, plain_values, square_layout
 from toolkit.data._competition import Parsed
+from toolkit.data._resize import SizeRequest
 from toolkit.data._tables import preview
 from toolkit.errors import ToolkitError
 
@@ -68,9 +69,12 @@ def inputs(folder: Path) -> list[Path]:
     return [*_train_files(folder), *_other_files(folder)]
 
 
-def load(folder: Path, *, workers: int | None) -> Parsed:
+def load(
+    folder: Path, *, workers: int | None, request: SizeRequest, scratch: Path | None
+) -> Parsed:
     """Unpickle the batches and reshape them to (N, C, S, S)."""
-    del workers  # nothing to decode: the batches hold raw pixels
+    del workers, scratch  # nothing to decode: the batches hold raw pixels
+    del request  # square arrays: load_competition resizes them (fit_arrays) if asked
     cifar100 = not (folder / "test_batch").is_file()
     label_key = "fine_labels" if cifar100 else "labels"
     meta_file = folder / ("meta" if cifar100 else "batches.meta")

@@ -7,8 +7,9 @@ Format readers (``_kaggle``, ``_folder``, ``_cifar``, ``_pixel_csv``, ``_npz``) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class Parsed:
     id_column: str = "id"  # submission's id column, when the layout names none
     label_column: str = "label"  # submission's label column, when the layout names none
     y_test: np.ndarray | None = None  # (M,) int64 answer key aligned with test_ids
+    image_policy: dict[str, Any] | None = None  # set by the image decoder (or fit_arrays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +56,10 @@ class Competition:
     label_column: str  # submission's label column name
     y_test: np.ndarray | None  # (M,) int64 answer key aligned with test_ids, or None
     fingerprint: str  # hex digest of the content fingerprint (format + file list/sizes/mtimes)
+    # How the images got their square size: {"size", "resize", "native", "requested",
+    # "source_sizes": {"min_side", "median_side", "max_side", "non_square"}} (see _resize.py);
+    # empty only for a Competition built by hand.
+    image_policy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -67,7 +73,7 @@ class Competition:
 
     @property
     def image_size(self) -> int:
-        """Side of the (square) images in pixels."""
+        """Side of the (square) image arrays in pixels (after the image-size policy)."""
         return int(self.x_train.shape[2])
 
     @property

@@ -3,6 +3,9 @@
 ``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes, no
 download), as train/<id>.png and test/<id>.png grayscale PNGs, train.csv (id,label),
 sample_submission.csv (id,label, placeholder labels) and test_labels.csv (the answer key).
+
+``photos``: crops of scikit-learn's two bundled photos in many sizes, shapes, formats and
+modes, 4 classes (2 for a probability submission); see :mod:`._example_photos`.
 """
 
 from __future__ import annotations
@@ -17,27 +20,57 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from toolkit.data._example_photos import SUBMISSION_KINDS, write_photos
 from toolkit.data._split import split_validation
 from toolkit.errors import ToolkitError
 
-EXAMPLES = ("digits",)
+EXAMPLES = ("digits", "photos")
 _MANIFEST = ".toolkit-example.json"  # marks a finished example, for idempotent re-runs
 _VERSION = 1  # bump when the written files change
 
 
-def make_example(name: str, out: str | Path, *, seed: int = 0, test_fraction: float = 0.2) -> Path:
+def make_example(
+    name: str,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    submission: str = "label",
+    n_images: int = 240,
+) -> Path:
     """Write example competition ``name`` to the new (or empty) folder ``out``; return ``out``.
 
-    The split into train/test is stratified and seeded; ids are shuffled integers. Writing the
-    same example again to the same folder is a no-op. The folder is assembled beside ``out``
-    and renamed into place, so an interrupted run leaves nothing half-written.
+    The split into train/test is stratified and seeded; ids are shuffled (integers for
+    digits, "img_0001"-style strings for photos). ``submission`` and ``n_images`` are for
+    photos only: the sample submission's shape (one of ``SUBMISSION_KINDS``: "label",
+    "probability", "class-probabilities", "top-k") and the number of crops. Writing the same
+    example again to the same folder is a no-op. The folder is assembled beside ``out`` and
+    renamed into place, so an interrupted run leaves nothing half-written.
     """
     if name not in EXAMPLES:
         raise ToolkitError(f"unknown example {name!r}; available: {', '.join(EXAMPLES)}.")
     if not 0.0 < test_fraction < 1.0:
         raise ToolkitError(f"test_fraction must be in (0, 1), got {test_fraction}.")
+    if submission not in SUBMISSION_KINDS:
+        raise ToolkitError(
+            f"unknown submission kind {submission!r}; use one of {', '.join(SUBMISSION_KINDS)}."
+        )
+    if name == "digits" and (submission != "label" or n_images != 240):
+        raise ToolkitError(
+            "the digits example has label submissions and all 1,797 digits; drop the "
+            "submission/n_images settings (they are for the photos example)."
+        )
+    if not 20 <= n_images <= 20_000:
+        raise ToolkitError(f"n_images must be from 20 to 20000, got {n_images}.")
     out = Path(out).expanduser()
-    wanted = {"example": name, "seed": seed, "test_fraction": test_fraction, "version": _VERSION}
+    wanted: dict[str, object] = {
+        "example": name,
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "version": _VERSION,
+    }
+    if name == "photos":
+        wanted |= {"submission": submission, "n_images": n_images}
     if out.exists():
         if not out.is_dir():
             raise ToolkitError(f"{out} is a file; choose a folder name for the example.")
@@ -51,7 +84,16 @@ def make_example(name: str, out: str | Path, *, seed: int = 0, test_fraction: fl
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        _write_digits(tmp, seed=seed, test_fraction=test_fraction)
+        if name == "photos":
+            write_photos(
+                tmp,
+                seed=seed,
+                test_fraction=test_fraction,
+                submission=submission,
+                n_images=n_images,
+            )
+        else:
+            _write_digits(tmp, seed=seed, test_fraction=test_fraction)
         files = {
             p.relative_to(tmp).as_posix(): p.stat().st_size for p in tmp.rglob("*") if p.is_file()
         }

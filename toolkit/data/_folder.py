@@ -15,6 +15,7 @@ import numpy as np
 
 from toolkit.data import _images
 from toolkit.data._competition import Parsed
+from toolkit.data._resize import SizeRequest
 from toolkit.data._tables import Submission, preview, read_answer_key, read_submission
 from toolkit.errors import ToolkitError
 
@@ -34,8 +35,9 @@ def inputs(root: Path) -> list[Path]:
     return [root / n for n in names]
 
 
-def load(root: Path, *, workers: int | None) -> Parsed:
-    """List class folders and test files, check the submission ids, decode all images."""
+def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path | None) -> Parsed:
+    """List class folders and test files, check the submission ids, decode all images at one
+    size (into ``scratch``, when given)."""
     train = root / "train"
     loose = _images.list_images(train)
     if loose:
@@ -65,17 +67,24 @@ def load(root: Path, *, workers: int | None) -> Parsed:
     if y_test is None and (root / "test_labels.csv").is_file():
         y_test = read_answer_key(root / "test_labels.csv", id_texts, classes, sub)
 
-    x = _images.decode_images(train_files + test_files, root=root, workers=workers)
-    n = len(train_files)
+    (x_train, x_test), policy = _images.decode_images(
+        train_files + test_files,
+        root=root,
+        workers=workers,
+        request=request,
+        scratch=scratch,
+        parts=(("x_train", len(train_files)), ("x_test", len(test_files))),
+    )
     return Parsed(
-        x_train=x[:n],
+        x_train=x_train,
         y_train=np.asarray(labels, dtype=np.int64),
         classes=classes,
-        x_test=x[n:],
+        x_test=x_test,
         test_ids=sub.ids if sub else tuple(id_texts),
         id_column=sub.id_column if sub else "id",
         label_column=sub.label_column if sub else "label",
         y_test=y_test,
+        image_policy=policy,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from toolkit.data import _images
 from toolkit.data._competition import Parsed
+from toolkit.data._resize import SizeRequest
 from toolkit.data._tables import (
     check_classes,
     check_ids,
@@ -52,8 +53,9 @@ def inputs(root: Path) -> list[Path]:
     return found + [d for d in (image_dir(root, TRAIN_DIRS), image_dir(root, TEST_DIRS)) if d]
 
 
-def load(root: Path, *, workers: int | None) -> Parsed:
-    """Read the CSVs, match ids to image files, then decode train and test images together."""
+def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path | None) -> Parsed:
+    """Read the CSVs, match ids to image files, then decode train and test images together
+    at one size (into ``scratch``, when given)."""
     train_dir = image_dir(root, TRAIN_DIRS)
     test_dir = image_dir(root, TEST_DIRS)
     if train_dir is None:
@@ -93,16 +95,24 @@ def load(root: Path, *, workers: int | None) -> Parsed:
     if (root / "test_labels.csv").is_file():
         y_test = read_answer_key(root / "test_labels.csv", sub.id_texts, classes, sub)
 
-    x = _images.decode_images(train_files + test_files, root=root, workers=workers)
+    (x_train, x_test), policy = _images.decode_images(
+        train_files + test_files,
+        root=root,
+        workers=workers,
+        request=request,
+        scratch=scratch,
+        parts=(("x_train", len(train_files)), ("x_test", len(test_files))),
+    )
     return Parsed(
-        x_train=x[: len(train_files)],
+        x_train=x_train,
         y_train=y_train,
         classes=classes,
-        x_test=x[len(train_files) :],
+        x_test=x_test,
         test_ids=sub.ids,
         id_column=sub.id_column,
         label_column=sub.label_column,
         y_test=y_test,
+        image_policy=policy,
     )
 
 

@@ -18,12 +18,16 @@ import numpy as np
 from toolkit.data import _cache, _cifar, _folder, _kaggle, _npz, _pixel_csv
 from toolkit.data._competition import Competition, Parsed, check_parsed
 from toolkit.data._detect import resolve
+from toolkit.data._resize import SizeRequest, fit_arrays, size_request
 from toolkit.errors import ToolkitError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Each reader module has NAME, inputs(source) -> files to fingerprint, load(source, workers=).
+# Each reader module has NAME, inputs(source) -> files to fingerprint, and
+# load(source, workers=, request=, scratch=) -> Parsed. Readers of image files decode at the
+# requested size (into scratch, the cache entry being built, when there is one) and set the
+# Parsed's image_policy; the array readers leave it None and fit_arrays resizes after them.
 _READERS: dict[str, ModuleType] = {m.NAME: m for m in (_kaggle, _folder, _cifar, _pixel_csv, _npz)}
 
 
@@ -36,37 +40,57 @@ def detect_format(path: str | Path) -> str:
 def load_competition(
     path: str | Path,
     *,
+    image_size: int = 0,
+    resize: str = "crop",
     cache_dir: Path | None = None,
     refresh: bool = False,
     workers: int | None = None,
 ) -> Competition:
-    """Load a competition folder (or .npz) into uint8 (N, C, H, W) arrays plus labels and ids.
+    """Load a competition folder (or .npz) into uint8 (N, C, S, S) arrays plus labels and ids.
 
-    Decoded arrays are cached under ``cache_dir`` (default ``cache_root()/"competitions"``),
-    keyed by a fingerprint of the format and the input files' names, sizes and mtimes; a
-    second load memory-maps them. ``refresh`` rebuilds the cache entry; ``workers`` caps the
-    decoding processes (default: every core). Raises :class:`ToolkitError` for anything wrong
-    with the folder; nothing is written to the cache unless loading succeeds.
+    Images of any size, shape and mode become squares of one side S: ``image_size`` (0 =
+    automatic: the native size when every image already has one square size, else the median
+    shorter side between 8 and ``AUTO_SIZE_CAP``), reached by ``resize``: "crop" (shorter side
+    to S, centre crop), "pad" (longer side to S, black bars) or "stretch"; the choice is in
+    ``Competition.image_policy``. Decoded arrays are cached under ``cache_dir`` (default
+    ``cache_root()/"competitions"``), keyed by the format, the input files' names, sizes and
+    mtimes, and (image_size, resize); a second load memory-maps them. ``refresh`` rebuilds
+    the cache entry; ``workers`` caps the decoding processes (default: every core). Raises
+    :class:`ToolkitError` for a bad setting or anything wrong with the folder; nothing is
+    written to the cache unless loading succeeds.
     """
+    request = size_request(image_size, resize)
     root = Path(path).expanduser()
-    return _guarded(root, lambda p: _load(p, cache_dir, refresh, workers))
+    return _guarded(root, lambda p: _load(p, request, cache_dir, refresh, workers))
 
 
-def _load(root: Path, cache_dir: Path | None, refresh: bool, workers: int | None) -> Competition:
+def _load(
+    root: Path,
+    request: SizeRequest,
+    cache_dir: Path | None,
+    refresh: bool,
+    workers: int | None,
+) -> Competition:
     start = time.perf_counter()
     fmt, source = resolve(root)
     reader = _READERS[fmt]
     base = source if source.is_dir() else source.parent
-    key = _cache.fingerprint(fmt, base, reader.inputs(source))
+    key = _cache.fingerprint(fmt, base, reader.inputs(source), request)
     entries = cache_dir if cache_dir is not None else _cache.cache_root() / "competitions"
     parsed = None if refresh else _cache.read_entry(entries, key)
     if parsed is not None:
         log.info("loaded %s (%s) from the cache in %.2fs", root, fmt, time.perf_counter() - start)
-    else:
-        parsed = reader.load(source, workers=workers)
+        return _wrap(parsed, root, fmt, key)
+    with _cache.scratch(entries, key) as tmp:
+        parsed = reader.load(source, workers=workers, request=request, scratch=tmp)
         check_parsed(parsed, root)
-        _cache.write_entry(entries, key, parsed, fmt=fmt, source=source.resolve())
-        log.info("read %s (%s) in %.2fs", root, fmt, time.perf_counter() - start)
+        if parsed.image_policy is None:
+            parsed = fit_arrays(parsed, request)
+        if tmp is not None:
+            _cache.write_entry(
+                entries, key, parsed, fmt=fmt, source=source.resolve(), request=request, tmp=tmp
+            )
+    log.info("read %s (%s) in %.2fs", root, fmt, time.perf_counter() - start)
     return _wrap(parsed, root, fmt, key)
 
 
@@ -85,6 +109,7 @@ def _wrap(parsed: Parsed, root: Path, fmt: str, key: str) -> Competition:
         label_column=parsed.label_column,
         y_test=None if parsed.y_test is None else _read_only(parsed.y_test),
         fingerprint=key,
+        image_policy=dict(parsed.image_policy or {}),
     )
 
 

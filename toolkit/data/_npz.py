@@ -16,6 +16,7 @@ import numpy as np
 
 from toolkit.data._arrays import encode_values, labels_from_array, plain_values, to_uint8
 from toolkit.data._competition import Label, Parsed
+from toolkit.data._resize import SizeRequest
 from toolkit.data._tables import preview
 from toolkit.errors import ToolkitError
 
@@ -40,9 +41,10 @@ def inputs(path: Path) -> list[Path]:
     return [path]
 
 
-def load(path: Path, *, workers: int | None) -> Parsed:
+def load(path: Path, *, workers: int | None, request: SizeRequest, scratch: Path | None) -> Parsed:
     """Read the arrays, put images in (N, C, H, W) uint8 and labels in index form."""
-    del workers  # nothing to decode
+    del workers, scratch  # nothing to decode
+    del request  # square arrays: load_competition resizes them (fit_arrays) if asked
     arrays = _read(path)
     x_train = _images(arrays["x_train"], f"{path.name}: x_train")  # (N, C, H, W)
     x_test = _images(arrays["x_test"], f"{path.name}: x_test")  # (M, C, H, W)

@@ -18,6 +18,7 @@ import numpy as np
 
 from toolkit.data._arrays import square_layout, to_uint8
 from toolkit.data._competition import Parsed
+from toolkit.data._resize import SizeRequest
 from toolkit.data._tables import (
     Submission,
     check_classes,
@@ -72,9 +73,10 @@ def inputs(root: Path) -> list[Path]:
     return [p for p in found if p] + [root / n for n in _NOT_DATA]
 
 
-def load(root: Path, *, workers: int | None) -> Parsed:
+def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path | None) -> Parsed:
     """Parse the pixel columns into square images and the label/id columns into labels/ids."""
-    del workers  # parsing a CSV is one pandas call; nothing to spread over processes
+    del workers, scratch  # parsing a CSV is one pandas call; nothing to spread over processes
+    del request  # square arrays: load_competition resizes them (fit_arrays) if asked
     train_path = find_csv(root, "train")
     test_path = find_csv(root, "test")
     if train_path is None:

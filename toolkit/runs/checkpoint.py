@@ -144,7 +144,7 @@ def load_model(run_id: str, device: str | torch.device = "cpu") -> LoadedModel:
         meta["encoder"],
         in_channels=meta["in_channels"],
         image_size=meta["image_size"],
-        **meta["encoder_params"],
+        **_without_weight_sources(meta["encoder"], meta["encoder_params"]),
     )
     head_params = {k: v for k, v in meta["head_params"].items() if k != "init_from"}
     head = heads.create(
@@ -161,6 +161,17 @@ def load_model(run_id: str, device: str | torch.device = "cpu") -> LoadedModel:
     encoder.to(device).eval()
     head.to(device).eval()
     return LoadedModel(encoder=encoder, head=head, loss=loss, meta=meta)
+
+
+def _without_weight_sources(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Encoder parameters minus those naming where initial weights came from (a local file,
+    pretrained weights in the hub cache): the run's own checkpoint holds every weight, so a
+    run folder predicts without them, even after the file moved or the cache was cleared."""
+    from toolkit.registry import encoders
+
+    factory = encoders.get(name.partition(":")[0])
+    sources = tuple(getattr(factory, "weight_source_params", ()))
+    return {k: v for k, v in params.items() if k not in sources}
 
 
 def _load_into(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, rid: str) -> None:

@@ -1,17 +1,20 @@
 """``make_submission``: runs -> test predictions -> validated CSV + provenance JSON.
 
 1. read the runs' records and checkpoint descriptions; pick the competition (the first run's
-   ``competition_path`` unless one is given); refuse other class lists, warn on a changed
-   fingerprint
+   ``competition_path`` unless one is given, at the run's image size); resolve the
+   submission's shape and metric; refuse other class lists, warn on a changed fingerprint
 2. choose the file names and refuse existing ones, before any prediction
-3. predict the test set (mean over runs, optional TTA)
-4. write the CSV (validated first, atomic) and the provenance JSON beside it
+3. predict the validation split and the test set (mean over runs, optional TTA); calibrate
+   probability submissions with a temperature fitted on the validation split
+4. write the CSV in the competition's shape (validated first, atomic) and the provenance
+   JSON beside it, with the metric on validation and, given an answer key, on the test set
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,13 +23,19 @@ import numpy as np
 
 from toolkit.errors import ToolkitError
 from toolkit.submit import paths, provenance
+from toolkit.submit.calibrate import apply_temperature
+from toolkit.submit.calibrate import calibrate as calibrate_probs
 from toolkit.submit.leaderboard import short_run_id
-from toolkit.submit.predict import TTA, check_members, predict_members, read_members
+from toolkit.submit.predict import TTA, Member, check_members, predict_members, read_members
 from toolkit.submit.validate import expected_format
-from toolkit.submit.write import ensure_new, write_submission
+from toolkit.submit.write import ensure_new, submission_rows, write_submission
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
+    from toolkit.metrics import Metric
+    from toolkit.train.config import TrainConfig
+
+PROBABILITY_KINDS = ("probability", "class-probabilities")  # calibrated before writing
 
 
 @dataclass(frozen=True)
@@ -49,21 +58,33 @@ def make_submission(
     storage: str | None = None,
     slug: str | None = None,
     device: str = "auto",
+    settings: Mapping[str, Any] | None = None,
+    calibrate: bool = True,
 ) -> SubmissionResult:
     """Predict the test set with ``runs`` (ids, prefixes or folders; several are averaged).
 
-    ``competition`` defaults to the first run's ``competition_path``. Files go to
+    ``competition`` defaults to the first run's ``competition_path``, loaded with the image
+    size the run trained on. The submission's shape and metric are the run's (from the
+    competition's sample unless its config overrode them); ``settings`` may override them
+    again (``submission.kind``, ``submission.k``, ``submission.positive_class``, ``metric``).
+    Probability submissions are calibrated with a temperature fitted on the validation split
+    (``calibrate=False`` turns that off). Files go to
     ``<root>/<competition>/<timestamp>-<name>.csv`` (``root`` defaults to
     :func:`~toolkit.submit.paths.submissions_root`) with a provenance JSON beside it; an existing
     file is never overwritten. ``study``/``storage`` are recorded when the runs come from one.
     """
+    from toolkit.data import select_classes, split_validation
+    from toolkit.train.task import resolve_task
+
     run_ids = [runs] if isinstance(runs, str) else list(runs)
     members = read_members(run_ids)
-    comp = _competition(competition, members[0].record)
+    config = _config(members[0].record, settings)
+    comp = _competition(competition, members[0])
+    task = resolve_task(config, comp)
     warnings = check_members(members, comp)
     for text in warnings:
         print(f"warning: {text}", file=sys.stderr)
-    expected = expected_format(comp)
+    expected = expected_format(comp, task.submission)
     id_rows = _id_rows(comp, expected.id_texts)  # (M,) row of x_test for each id to write
 
     default = f"study-{study}" if study else short_run_id(members[0].run.id)
@@ -72,15 +93,21 @@ def make_submission(
     csv_path, json_path = paths.submission_paths(comp.name, name or default, root)
     ensure_new(csv_path, json_path)
 
+    # Validation: the split the (first) run held out, predicted exactly as the test set is.
+    x_all, y_all, kept = select_classes(comp, config.classes)
+    _, va_idx = split_validation(y_all, config.val_fraction, config.seed, names=kept)
+    val_probs = predict_members(members, x_all[va_idx], tta, device) if len(va_idx) else None
+    y_val = y_all[va_idx]
     probs = predict_members(members, comp.x_test, tta, device)  # (M, K)
-    pred = probs.argmax(axis=1)  # (M,) indices into comp.classes
-    names = [str(c) for c in comp.classes]  # one string per class, shared by the rows
-    labels = [names[int(pred[r])] for r in id_rows]
-    digest = write_submission(csv_path, expected.id_texts, labels, expected)
+    calibration = None
+    if calibrate and val_probs is not None and task.submission.kind in PROBABILITY_KINDS:
+        probs, calibration = calibrate_probs(val_probs, y_val, probs)
+        val_probs = apply_temperature(val_probs, calibration["temperature"])
+    validation = _score(task.metric, y_val, val_probs)
+    rows = submission_rows(task.submission, probs[id_rows], list(comp.classes))
+    digest = write_submission(csv_path, expected.id_texts, rows, expected)
 
-    score = None
-    if comp.y_test is not None:
-        score = round(float(np.mean(pred == np.asarray(comp.y_test))), 6)
+    local = None if comp.y_test is None else _score(task.metric, np.asarray(comp.y_test), probs)
     record = provenance.build(
         runs=[provenance.run_entry(m.run.path, m.record, m.meta) for m in members],
         study=study,
@@ -89,8 +116,11 @@ def make_submission(
         slug=slug or comp.name,
         csv_path=csv_path,
         csv_sha256=digest,
-        rows=len(labels),
-        local_test_score=score,
+        rows=len(rows),
+        validation_score=validation,
+        local_test_score=local,
+        task=task.record(list(comp.classes)),
+        calibration=calibration,
         tta=tta.to_dict() if tta else None,
         warnings=warnings,
     )
@@ -116,11 +146,37 @@ def study_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:
     return [str(p) for p in found]
 
 
-def _competition(given: Competition | str | Path | None, record: dict[str, Any]) -> Competition:
+def _config(record: dict[str, Any], settings: Mapping[str, Any] | None) -> TrainConfig:
+    """The run's training config, with the submission settings a user passed at submit."""
+    from toolkit.train.config import TrainConfig, apply_overrides
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    saved = {k: v for k, v in (record.get("config") or {}).items() if k in known}
+    config = TrainConfig.from_dict(saved)
+    if not settings:
+        return config
+    allowed = ("metric", "submission.")
+    bad = [k for k in settings if not k.startswith(allowed)]
+    if bad:
+        raise ToolkitError(
+            f"tk submit takes only the metric and submission.* settings, not {bad[0]!r}; "
+            "training settings belong to the run (tk train --set ...)."
+        )
+    return apply_overrides(config, settings)
+
+
+def _competition(given: Competition | str | Path | None, member: Member) -> Competition:
+    """The competition to predict, with images of the size the run was trained on."""
     from toolkit.data import Competition, load_competition
 
+    record = member.record
+    policy = record.get("image_policy") or {}
+    size, resize = int(policy.get("requested", 0)), str(policy.get("resize", "crop"))
+    trained = int(member.meta.get("image_size", 0))
     if isinstance(given, Competition):
-        return given
+        if given.image_size == trained:
+            return given
+        given = given.root
     if given is None:
         given = record.get("competition_path")
         if not given:
@@ -132,7 +188,21 @@ def _competition(given: Competition | str | Path | None, record: dict[str, Any])
             raise ToolkitError(
                 f"the run's competition folder {given} no longer exists; pass --competition PATH."
             )
-    return load_competition(given)
+    comp = load_competition(given, image_size=size, resize=resize)
+    if trained and comp.image_size != trained:  # another folder whose images differ in size
+        comp = load_competition(given, image_size=trained, resize=resize)
+    return comp
+
+
+def _score(metric: Metric, y: np.ndarray, probs: np.ndarray | None) -> float | None:
+    """``metric`` of ``probs`` against ``y``, rounded; None when it cannot be computed."""
+    if probs is None or len(y) == 0:
+        return None
+    try:
+        value = float(metric(np.asarray(y, dtype=np.int64), np.asarray(probs, dtype=np.float64)))
+    except ToolkitError:  # e.g. ROC AUC on a split that holds one class
+        return None
+    return round(value, 6) if np.isfinite(value) else None
 
 
 def _id_rows(comp: Competition, id_texts: Sequence[str]) -> list[int]:

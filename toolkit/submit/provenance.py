@@ -88,6 +88,8 @@ def run_entry(run_path: Path, record: dict[str, Any], meta: dict[str, Any]) -> d
         "config": record.get("config") or {},
         "val_acc": metrics.get("val_acc"),
         "test_acc": metrics.get("test_acc"),
+        "metric": metrics.get("metric", "accuracy"),
+        "val_score": metrics.get("val_score", metrics.get("val_acc")),
         "checkpoint_sha256": meta.get("sha256") or record.get("checkpoint_sha256"),
         "data_fingerprint": record.get("data_fingerprint"),
         "model": {k: meta.get(k) for k in ("encoder", "head", "head_loss", "num_classes")},
@@ -104,17 +106,25 @@ def build(
     csv_path: Path,
     csv_sha256: str,
     rows: int,
+    validation_score: float | None,
     local_test_score: float | None,
+    task: dict[str, Any],
+    calibration: dict[str, Any] | None,
     tta: dict[str, Any] | None,
     warnings: list[str],
 ) -> dict[str, Any]:
-    """The whole provenance record of a new submission."""
-    scores = [r["val_acc"] for r in runs if isinstance(r.get("val_acc"), int | float)]
-    validation = (sum(scores) / len(scores)) if len(scores) == len(runs) and scores else None
+    """The whole provenance record of a new submission.
+
+    ``validation_score`` is the metric of what is submitted (the runs' mean probabilities,
+    with the TTA and calibration used) on the first run's validation split.
+    """
+    validation = validation_score
+    metric = task["metric"]
     source = f"study {study}" if study else f"run {runs[0]['run_id']}"
     if len(runs) > 1:
         source += f" (mean of {len(runs)} runs)"
-    message = f"toolkit: {source}" + (f", val {validation:.4f}" if validation is not None else "")
+    shown = f", val {metric['name']} {validation:.4f}" if validation is not None else ""
+    message = f"toolkit: {source}{shown}"
     return {
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -126,8 +136,13 @@ def build(
         "runs": runs,
         "top_k": len(runs),
         "tta": tta,
-        "validation_score": validation,  # the run's val_acc; for several runs, their mean
-        "local_test_score": local_test_score,
+        "metric": metric["name"],
+        "metric_direction": metric["direction"],
+        "submission": task["submission"] | {"classes": [*competition.classes]},
+        "validation_score": validation,  # the metric of the submitted predictions on validation
+        "local_test_score": local_test_score,  # the same on the answer key, when there is one
+        "local_test_metric": metric["name"] if local_test_score is not None else None,
+        "calibration": calibration,
         "csv": {"file": csv_path.name, "sha256": csv_sha256, "rows": rows},
         "git": git_state(),
         "versions": package_versions(),

@@ -2,20 +2,27 @@
 
 The expected shape comes from the competition's ``sample_submission.csv`` when it has one (its
 exact header, and its ids in their exact textual form and order), else from the loaded
-competition's ``test_ids``, ``id_column`` and ``label_column``. Every cell is compared as text,
-so ``"007"`` must stay ``"007"`` and an integer class ``3`` must be written ``3``, not ``3.0``.
+competition's ``test_ids``, ``id_column`` and ``label_column``; what each row holds besides its
+id (a label, a probability, one probability per class, or the top k labels) comes from
+:func:`toolkit.data._submission.submission_format`. Every cell is compared as text, so ``"007"``
+must stay ``"007"`` and an integer class ``3`` must be written ``3``, not ``3.0``.
 
 Rules, checked in this order; the first one broken raises a one-line :class:`ToolkitError` that
 names it: ``empty file``, ``missing column``, ``extra column``, ``wrong column order``,
 ``wrong header``, ``row width``, ``empty value``, ``duplicate id``, ``extra id``,
-``missing id``, ``label form``, ``unknown label``.
+``missing id``, then by kind:
+
+- label: ``label form``, ``unknown label``
+- probability: ``value form`` (a finite number in [0, 1])
+- class-probabilities: ``value form``, ``row sum`` (1 within :data:`ROW_SUM_TOLERANCE`)
+- top-k: ``label count`` (1..k labels), ``duplicate label``, ``label form``, ``unknown label``
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +33,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from toolkit.data import Competition
+    from toolkit.data._submission import SubmissionFormat
 
 SAMPLE = "sample_submission.csv"
+ROW_SUM_TOLERANCE = 1e-3  # class-probabilities: |sum of a row - 1| allowed (rounded values)
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class Expected:
     id_texts: tuple[str, ...]  # test ids as the sample writes them, in the order to write them
     labels: tuple[str, ...]  # class values as text (str(3) == "3" for integer classes)
     source: str  # where the shape came from, for error messages
+    kind: str = "label"  # one of toolkit.data._submission.KINDS
+    k: int = 1  # top-k: at most this many labels per row
 
     @property
     def id_column(self) -> str:
@@ -58,19 +69,23 @@ class Table:
     lines: list[int]  # (len(rows),) 1-based line numbers
 
 
-def expected_format(competition: Competition) -> Expected:
-    """The header, ids and labels a submission to ``competition`` must have."""
+def expected_format(competition: Competition, fmt: SubmissionFormat | None = None) -> Expected:
+    """The header, ids, labels and kind a submission to ``competition`` must have.
+
+    ``fmt`` defaults to :func:`~toolkit.data._submission.submission_format` of the competition
+    (detected from its sample, no settings).
+    """
+    from toolkit.data._submission import submission_format
+
+    if fmt is None:
+        fmt = submission_format(competition)
     labels = tuple(str(c) for c in competition.classes)
     sample = Path(competition.root) / SAMPLE
     if sample.is_file():
-        table = read_csv(sample)
-        if len(table.header) < 2:
-            raise ToolkitError(f"{sample} needs an id column and a label column; fix its header.")
-        ids = tuple(row[0] if row else "" for row in table.rows)
-        return Expected(tuple(table.header), ids, labels, SAMPLE)
-    ids = tuple(str(i) for i in competition.test_ids)
-    header = (competition.id_column, competition.label_column)
-    return Expected(header, ids, labels, "the competition's test ids")
+        ids = tuple(row[0] if row else "" for row in read_csv(sample).rows)
+    else:
+        ids = tuple(str(i) for i in competition.test_ids)
+    return Expected(tuple(fmt.header), ids, labels, fmt.source, fmt.kind, fmt.k)
 
 
 def read_csv(path: str | Path) -> Table:
@@ -101,9 +116,14 @@ def frame_table(frame: pd.DataFrame, name: str = "submission") -> Table:
 
 
 def validate_submission(
-    frame_or_path: pd.DataFrame | str | Path, competition: Competition | str | Path
+    frame_or_path: pd.DataFrame | str | Path,
+    competition: Competition | str | Path,
+    fmt: SubmissionFormat | None = None,
 ) -> None:
-    """Raise :class:`ToolkitError` naming the first rule the submission breaks, else return."""
+    """Raise :class:`ToolkitError` naming the first rule the submission breaks, else return.
+
+    ``fmt`` is the submission's shape (default: detected from the competition's sample).
+    """
     if isinstance(competition, str | Path):
         from toolkit.data import load_competition
 
@@ -112,7 +132,7 @@ def validate_submission(
         table = read_csv(frame_or_path)
     else:
         table = frame_table(frame_or_path)
-    check_table(table, expected_format(competition))
+    check_table(table, expected_format(competition, fmt))
 
 
 def check_table(table: Table, expected: Expected) -> None:
@@ -129,12 +149,13 @@ def check_table(table: Table, expected: Expected) -> None:
                 f"row width: {where(i)} has {len(row)} fields but the header has {width}; "
                 "write exactly one value per column."
             )
+    needs = "an id and a label" if expected.kind == "label" else "a value in every column"
     for i, row in enumerate(table.rows):
         for column, value in zip(expected.header, row, strict=True):
             if not value.strip():
                 raise ToolkitError(
                     f"empty value: {where(i)} has no value in column {column!r}; every row "
-                    "needs an id and a label."
+                    f"needs {needs}."
                 )
     seen: dict[str, int] = {}
     for i, row in enumerate(table.rows):
@@ -157,22 +178,74 @@ def check_table(table: Table, expected: Expected) -> None:
             f"missing id: {len(missing)} ids of {expected.source} have no row (e.g. "
             f"{missing[0]!r}); write one row per test id."
         )
-    labels = set(expected.labels)
-    for i, row in enumerate(table.rows):
-        label = row[1]
-        if label in labels:
-            continue
-        written = _same_class(label, expected.labels)
-        if written is not None:
-            raise ToolkitError(
-                f"label form: {where(i)} (id {row[0]!r}) has label {label!r} but the "
-                f"competition writes that class as {written!r}; write labels exactly as the "
-                "training labels are written."
-            )
+    if expected.kind == "label":
+        for i, row in enumerate(table.rows):
+            _check_label(row[1], row[0], where(i), expected.labels)
+    elif expected.kind == "top-k":
+        _check_top_k(table, expected, where)
+    else:
+        _check_probabilities(table, expected, where)
+
+
+def _check_label(label: str, row_id: str, where: str, labels: Sequence[str]) -> None:
+    if label in labels:
+        return
+    written = _same_class(label, labels)
+    if written is not None:
         raise ToolkitError(
-            f"unknown label: {where(i)} (id {row[0]!r}) has label {label!r}, which is not "
-            f"a class of the competition ({_preview(expected.labels)})."
+            f"label form: {where} (id {row_id!r}) has label {label!r} but the "
+            f"competition writes that class as {written!r}; write labels exactly as the "
+            "training labels are written."
         )
+    raise ToolkitError(
+        f"unknown label: {where} (id {row_id!r}) has label {label!r}, which is not "
+        f"a class of the competition ({_preview(labels)})."
+    )
+
+
+def _check_top_k(table: Table, expected: Expected, where: Callable[[int], str]) -> None:
+    labels = frozenset(expected.labels)
+    for i, row in enumerate(table.rows):
+        tokens = row[1].split()
+        if len(tokens) > expected.k:
+            raise ToolkitError(
+                f"label count: {where(i)} (id {row[0]!r}) lists {len(tokens)} labels but the "
+                f"submission takes at most {expected.k}; write the {expected.k} most likely "
+                "classes, space-separated, best first."
+            )
+        if len(set(tokens)) < len(tokens):
+            twice = next(t for t in tokens if tokens.count(t) > 1)
+            raise ToolkitError(
+                f"duplicate label: {where(i)} (id {row[0]!r}) lists {twice!r} twice; each "
+                "class may appear once per row."
+            )
+        for token in tokens:
+            if token not in labels:
+                _check_label(token, row[0], where(i), expected.labels)
+
+
+def _check_probabilities(table: Table, expected: Expected, where: Callable[[int], str]) -> None:
+    columns = expected.header[1:]
+    check_sum = expected.kind == "class-probabilities"
+    for i, row in enumerate(table.rows):
+        total = 0.0
+        for column, text in zip(columns, row[1:], strict=True):
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not (0.0 <= value <= 1.0):  # also false for NaN
+                raise ToolkitError(
+                    f"value form: {where(i)} (id {row[0]!r}) has {text!r} in column {column!r}, "
+                    "which is not a probability; write numbers between 0 and 1 such as 0.25."
+                )
+            total += value
+        if check_sum and abs(total - 1.0) > ROW_SUM_TOLERANCE:
+            raise ToolkitError(
+                f"row sum: {where(i)} (id {row[0]!r}) has probabilities summing to {total:.6g}; "
+                f"each row must sum to 1 (within {ROW_SUM_TOLERANCE:g}): divide every value by "
+                "its row's sum."
+            )
 
 
 def _check_header(table: Table, expected: Expected) -> None:

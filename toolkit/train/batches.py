@@ -58,9 +58,16 @@ class Normalizer:
 
 
 def augment(
-    x: torch.Tensor, crop_pad: int, flip: bool, generator: torch.Generator
+    x: torch.Tensor,
+    crop_pad: int,
+    flip: bool,
+    generator: torch.Generator,
+    rrc_scale: float = 0.0,
 ) -> torch.Tensor:
-    """Random crops (reflect-padded by ``crop_pad``) and horizontal flips of a float batch."""
+    """Random crops (reflect-padded by ``crop_pad``) and horizontal flips of a float batch,
+    after random-resized crops when ``rrc_scale`` > 0 (see :func:`random_resized_crop`)."""
+    if rrc_scale > 0:
+        x = random_resized_crop(x, rrc_scale, generator)
     if flip:
         mask = torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5
         mask = mask.to(x.device).view(-1, 1, 1, 1)
@@ -79,6 +86,40 @@ def augment(
         if x.shape[1] > 1:
             x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def random_resized_crop(
+    x: torch.Tensor,
+    min_scale: float,
+    generator: torch.Generator,
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """Inception-style random-resized crops of a float batch (B, C, H, W), one per image.
+
+    Each image keeps a random box of ``min_scale`` to all of its area, with an aspect ratio
+    in ``ratio`` (log-uniform), anywhere inside it, resized back to (H, W) bilinearly. The
+    whole batch is one ``affine_grid`` + ``grid_sample`` on the device.
+    """
+    b = x.shape[0]
+    area = torch.empty(b).uniform_(min_scale, 1.0, generator=generator)
+    log_ratio = torch.empty(b).uniform_(
+        float(torch.tensor(ratio[0]).log()),
+        float(torch.tensor(ratio[1]).log()),
+        generator=generator,
+    )
+    aspect = log_ratio.exp()
+    w = (area * aspect).sqrt().clamp(max=1.0)  # box width as a fraction of the image
+    h = (area / aspect).sqrt().clamp(max=1.0)
+    cx = (torch.rand(b, generator=generator) * 2 - 1) * (1 - w)  # centre, in [-1, 1] units
+    cy = (torch.rand(b, generator=generator) * 2 - 1) * (1 - h)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = w, cx
+    theta[:, 1, 1], theta[:, 1, 2] = h, cy
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if out.shape[1] > 1:
+        out = out.contiguous(memory_format=torch.channels_last)
+    return out
 
 
 def shuffled_batches(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from toolkit.errors import ToolkitError
 
 PLUGIN_SECTIONS = ("encoder", "loss", "head")
+DURATION_KEYS = frozenset({"budget"})  # float fields that also read 90s / 10m / 1h
+RESIZE_MODES = ("crop", "pad", "stretch")  # the data stage's modes (toolkit.data.RESIZE_MODES)
+SUBMISSION_KINDS = ("label", "probability", "class-probabilities", "top-k")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,15 @@ class TrainConfig:
     flip: bool = (
         False  # random horizontal flips (off by default: digits and text are not symmetric)
     )
+    rrc_scale: float = 0.0  # random-resized-crop: smallest area kept, e.g. 0.35; 0 = off
+    image_size: int = 0  # data.image_size: square side images are resized to; 0 = automatic
+    resize: str = "crop"  # data.resize: crop (centre) | pad (letterbox) | stretch
+
+    # -- the competition's submission and metric ------------------------------------------
+    metric: str = ""  # accuracy, log_loss, roc_auc, f1_macro, qwk, map@k...; "" = by the shape
+    submission_kind: str = ""  # label | probability | class-probabilities | top-k; "" = sample's
+    submission_k: int = 0  # top-k: labels per row; 0 = from the sample (else 5)
+    submission_positive_class: str = ""  # probability: the positive class; "" = the second
 
     # -- optimisation --------------------------------------------------------------------
     optimizer: str = "adam"  # adam | adamw | sgd (SGD uses Nesterov momentum)
@@ -110,6 +123,8 @@ def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainC
             continue
         if dot and section in ("train", "data"):
             key = rest
+        elif dot and section == "submission":
+            key = f"submission_{rest}"
         if key not in field_names():
             import difflib
 
@@ -170,7 +185,12 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
                 raise ValueError(value)
             return int(float(value)) if isinstance(value, str) else int(value)
         if hint is float:
-            return float(value)
+            if key in DURATION_KEYS and isinstance(value, str):
+                return parse_duration(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
         return str(value)
     except (TypeError, ValueError):
         name = getattr(hint, "__name__", str(hint))
@@ -196,7 +216,32 @@ def validate(config: TrainConfig) -> None:
         (config.patience >= 1, "patience must be >= 1"),
         (config.crop_pad >= 0, "crop_pad must be >= 0"),
         (config.head_epochs > 0, "head_epochs must be > 0"),
+        (0.0 <= config.rrc_scale < 1.0, "rrc_scale must be in [0, 1); 0 turns it off"),
+        (0 <= config.image_size <= 1024, "data.image_size must be 0 (automatic) to 1024"),
+        (config.resize in RESIZE_MODES, "data.resize must be crop, pad or stretch"),
+        (
+            config.submission_kind in ("", *SUBMISSION_KINDS),
+            "submission.kind must be label, probability, class-probabilities or top-k",
+        ),
+        (config.submission_k >= 0, "submission.k must be >= 0 (0: from the sample)"),
     ]
     for ok, message in checks:
         if not ok:
             raise ToolkitError(f"invalid training setting: {message}.")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h``; anything else is a user error."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    raw = text.strip().lower()
+    scale = units.get(raw[-1:])
+    number = raw[:-1] if scale else raw
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ToolkitError(f"cannot read duration {text!r}; use e.g. 90s, 10m or 1h.") from None
+    if not math.isfinite(seconds):
+        raise ToolkitError(f"duration must be finite, got {text!r}; use e.g. 90s, 10m or 1h.")
+    if not seconds > 0:
+        raise ToolkitError(f"duration must be positive, got {text!r}.")
+    return seconds

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from toolkit.train.batches import Normalizer
+
+if TYPE_CHECKING:
+    from toolkit.metrics import Metric
 
 
 @torch.no_grad()
@@ -46,6 +50,32 @@ def head_logits(head: nn.Module, feats: torch.Tensor, batch_size: int = 4096) ->
     out = [head(feats[i : i + batch_size]).float() for i in range(0, feats.shape[0], batch_size)]
     head.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, 0)
+
+
+def metric_value(
+    metric: Metric, probs: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray
+) -> float:
+    """The competition's metric of class probabilities (N, K) against labels (N,)."""
+    p = probs.detach().cpu().double().numpy() if isinstance(probs, torch.Tensor) else probs
+    t = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y
+    if len(t) == 0:
+        return float("nan")
+    p = np.asarray(p, dtype=np.float64)
+    p = p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)  # float32 rows: sum to 1 again
+    return float(metric(np.asarray(t, dtype=np.int64), p))
+
+
+def scores(
+    head_loss: Any, logits: torch.Tensor, y: torch.Tensor, metric: Metric
+) -> dict[str, Any]:
+    """An evaluation's numbers: accuracy, the metric's value and the oriented score."""
+    probs = head_loss.probabilities(logits).float()
+    acc = float((probs.argmax(1) == y).float().mean()) if len(y) else 0.0
+    if metric.name == "accuracy":
+        return {"score": acc, "value": acc, "val_acc": acc}
+    value = metric_value(metric, probs, y)
+    named = f"val_{metric.name}"
+    return {"score": metric.oriented(value), "value": value, "val_acc": acc, named: value}
 
 
 def accuracy(pred: np.ndarray, y: np.ndarray) -> float:

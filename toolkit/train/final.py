@@ -15,6 +15,7 @@ from toolkit.train.batches import Normalizer
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
+    from toolkit.metrics import Metric
     from toolkit.train.config import TrainConfig
 
 TRAIN_EVAL_SAMPLES = 5_000  # train accuracy is measured on at most this many images
@@ -35,6 +36,9 @@ class FinalMetrics:
     test_acc: float | None  # when the competition has an answer key
     knn_acc: float | None  # embedding runs: kNN accuracy of the final embeddings
     val_embeddings: np.ndarray | None  # embedding runs: (Nv, D) for the t-SNE plot
+    metric: str = "accuracy"  # the competition's metric (toolkit.metrics name)
+    val_score: float | None = None  # that metric on the validation split
+    test_score: float | None = None  # and on the answer key, when there is one
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -49,6 +53,10 @@ class FinalMetrics:
             out["test_acc"] = round(self.test_acc, 5)
         if self.knn_acc is not None:
             out["val_knn_acc"] = round(self.knn_acc, 5)
+        out["metric"] = self.metric
+        out["val_score"] = _rounded(self.val_score)
+        if self.test_score is not None:
+            out["test_score"] = _rounded(self.test_score)
         return out
 
 
@@ -107,6 +115,7 @@ def final_metrics(
     val: tuple[torch.Tensor, torch.Tensor],
     feats: dict[str, torch.Tensor],
     embedding_loss: bool,
+    metric: Metric,
 ) -> FinalMetrics:
     """Measure the restored best model on train (a sample), validation and test."""
     device = train[0].device
@@ -131,6 +140,7 @@ def final_metrics(
         encoder, head, head_loss, norm, comp.x_test, device=device, tta=cfg.tta, autocast=autocast
     )
     test_acc = _test_accuracy(comp, classes, p_te)
+    test_score = _test_score(comp, classes, p_te, metric)
     knn, emb = None, None
     if embedding_loss:
         n_knn = min(len(y_tr), TRAIN_EVAL_SAMPLES)
@@ -153,12 +163,16 @@ def final_metrics(
         test_acc=test_acc,
         knn_acc=knn,
         val_embeddings=emb,
+        metric=metric.name,
+        val_score=ev.metric_value(metric, p_va, yv),
+        test_score=test_score,
     )
 
 
-def _test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> float | None:
-    """Accuracy on the answer key, restricted to the run's classes when it used a subset."""
-    if comp.y_test is None or len(probs) == 0:
+def _answers(comp: Competition, classes: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(test rows kept, their labels as the run's class indices): the answer key restricted
+    to the run's classes when it used a subset; None without a key or a common class."""
+    if comp.y_test is None:
         return None
     full = list(comp.classes)
     to_run = {full.index(c): i for i, c in enumerate(classes)}
@@ -166,5 +180,34 @@ def _test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> 
     keep = np.array([int(t) in to_run for t in y], dtype=bool)
     if not keep.any():
         return None
-    mapped = np.array([to_run[int(t)] for t in y[keep]])
+    return keep, np.array([to_run[int(t)] for t in y[keep]], dtype=np.int64)
+
+
+def _test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> float | None:
+    """Accuracy on the answer key, restricted to the run's classes when it used a subset."""
+    answers = _answers(comp, classes)
+    if answers is None or len(probs) == 0:
+        return None
+    keep, mapped = answers
     return ev.accuracy(probs[keep].argmax(1), mapped)
+
+
+def _test_score(
+    comp: Competition, classes: list[Any], probs: np.ndarray, metric: Metric
+) -> float | None:
+    """The metric on the answer key (None without one, or when the metric cannot be
+    computed there, e.g. ROC AUC on a key that holds one class)."""
+    from toolkit.errors import ToolkitError
+
+    answers = _answers(comp, classes)
+    if answers is None or len(probs) == 0:
+        return None
+    keep, mapped = answers
+    try:
+        return ev.metric_value(metric, probs[keep], mapped)
+    except ToolkitError:
+        return None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 5)

@@ -54,7 +54,9 @@ class Stage:
     step: Callable[[torch.Tensor], torch.Tensor]  # index batch -> scalar loss
     batches: Callable[[torch.Generator], Iterator[torch.Tensor]]  # one epoch of index batches
     steps_per_epoch: int
-    evaluate: Callable[[], dict[str, float]]  # must contain "score"
+    # Must return "score" (higher is better; decides the best weights) and may return "value"
+    # (the metric as reported to the pruner and shown; None: not reported).
+    evaluate: Callable[[], dict[str, Any]]
     lr: float
     epochs: float
     iterations: int
@@ -204,9 +206,11 @@ def _evaluate(
         stage.best_score = metrics["score"]
         stage.best_state = _snapshot(stage.modules)
     _log(ctx, stage, epoch, step, mean_loss, speed, metrics)
-    ctx.progress.update(progress, epoch=epoch, loss=mean_loss, val=metrics["score"], img_s=speed)
-    if ctx.report is not None:
-        ctx.report(ctx.evals, metrics["score"])
+    value = metrics.get("value", metrics["score"])
+    shown = metrics["score"] if value is None else value
+    ctx.progress.update(progress, epoch=epoch, loss=mean_loss, val=shown, img_s=speed)
+    if ctx.report is not None and value is not None:
+        ctx.report(ctx.evals, value)
     return stop
 
 
@@ -292,7 +296,7 @@ def _log(
     step: int,
     loss: float,
     speed: float,
-    metrics: dict[str, float],
+    metrics: dict[str, Any],
 ) -> None:
     ctx.evals += 1
     row = {

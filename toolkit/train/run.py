@@ -51,6 +51,7 @@ KNN_SAMPLES = 4096  # train images embedded for the kNN score during training
 # all training at TRAIN_SHARE; the rest is kept for the final evaluation and the artifacts.
 ENCODER_SHARE = 0.8
 TRAIN_SHARE = 0.9
+PRETRAINED_LR_SCALE = 0.1  # encoder lr / head lr when fine-tuning pretrained weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,10 +109,14 @@ def _train(
 ) -> RunResult:
     from toolkit.data import select_classes, split_validation
     from toolkit.registry import encoders, heads, losses
+    from toolkit.train.task import matching_competition, resolve_task
 
     t0 = time.perf_counter()
     validate(config)
     cfg = config
+    competition = matching_competition(cfg, competition)  # the images this config asks for
+    task = resolve_task(cfg, competition)  # submission shape + metric, checked before training
+    metric = task.metric
     device = local_device(resolve_device(cfg.device), world)
     autocast = setup_torch(cfg, device, processes=world.local_size)
 
@@ -122,7 +127,6 @@ def _train(
     y_tr = torch.from_numpy(y_all[tr_idx].astype(np.int64)).to(device)
     x_va = torch.from_numpy(np.ascontiguousarray(x_all[va_idx])).to(device)
     y_va = torch.from_numpy(y_all[va_idx].astype(np.int64)).to(device)
-    norm = Normalizer.fit(x_tr)
     k = len(classes)
     in_channels, image_size = int(x_all.shape[1]), int(x_all.shape[2])
 
@@ -130,6 +134,13 @@ def _train(
     encoder = encoders.create(
         cfg.encoder, in_channels=in_channels, image_size=image_size, **cfg.encoder_params
     ).to(device, memory_format=torch.channels_last)
+    # Pretrained weights come with the statistics they were trained to see.
+    pretrained = getattr(encoder, "data_config", None)
+    if pretrained:
+        stats = {key: torch.tensor(pretrained[key], device=device) for key in ("mean", "std")}
+        norm = Normalizer(stats["mean"], stats["std"])
+    else:
+        norm = Normalizer.fit(x_tr)
     loss_fn = losses.create(cfg.loss, num_classes=k, **cfg.loss_params)
     embedding_loss = getattr(loss_fn, "target", "logits") == "embeddings"
     if embedding_loss:
@@ -156,7 +167,7 @@ def _train(
             head_loss_params=head_loss_params,
             normalizer=norm,
             fingerprint=competition.fingerprint,
-        )
+        ) | {"image_policy": competition.image_policy, **task.record(classes)}
 
     model_encoder = torch.compile(encoder) if cfg.compile else encoder
     # Read head.init_from's weights now: a bad source is a user error, not a failed run.
@@ -179,6 +190,8 @@ def _train(
                 "format": competition.format,
                 "data_fingerprint": competition.fingerprint,
                 "config": cfg.to_dict(),
+                "image_policy": competition.image_policy,
+                **task.record(classes),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 **(extra or {}),
             },
@@ -195,17 +208,20 @@ def _train(
     try:
         # 3a. stage "encoder": embedding loss on class-balanced batches, scored by kNN ------
         def embed_step(idx: torch.Tensor) -> torch.Tensor:
-            xb = augment(norm(x_tr[idx]), cfg.crop_pad, cfg.flip, gen_aug)
+            xb = augment(norm(x_tr[idx]), cfg.crop_pad, cfg.flip, gen_aug, cfg.rrc_scale)
             with autocast():
                 out = model_encoder(xb)
             return loss_fn(out.float(), y_tr[idx])
 
-        def knn_eval() -> dict[str, float]:
+        def knn_eval() -> dict[str, Any]:
             sub = torch.arange(min(len(y_tr), KNN_SAMPLES), device=device)
             f_tr = ev.embed(model_encoder, x_tr[sub], norm, autocast=autocast)
             f_va = ev.embed(model_encoder, x_va, norm, autocast=autocast)
             acc = ev.knn_accuracy(f_tr, y_tr[sub], f_va, y_va, k, cfg.knn_k)
-            return {"score": acc, "val_knn_acc": acc}
+            # The pruner compares values in the metric's direction: kNN accuracy speaks for
+            # the encoder stage only when the metric is maximised too.
+            value = acc if metric.direction == "maximize" else None
+            return {"score": acc, "value": value, "val_knn_acc": acc}
 
         # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
         gen_aug = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
@@ -237,17 +253,18 @@ def _train(
             if init_state is not None:
                 _load_encoder(encoder, init_state, init_from)
             scale = float(getattr(head, "encoder_lr_scale", 1.0))
+            if pretrained and "encoder_lr_scale" not in cfg.head_params:
+                scale = PRETRAINED_LR_SCALE  # pretrained features move slower than a new head
 
             def finetune_step(idx: torch.Tensor) -> torch.Tensor:
-                xb = augment(norm(x_tr[idx]), cfg.crop_pad, cfg.flip, gen_aug)
+                xb = augment(norm(x_tr[idx]), cfg.crop_pad, cfg.flip, gen_aug, cfg.rrc_scale)
                 with autocast():
                     logits = head(model_encoder(xb))
                 return head_loss(logits.float(), y_tr[idx])
 
-            def finetune_eval() -> dict[str, float]:
+            def finetune_eval() -> dict[str, Any]:
                 f_va = ev.embed(model_encoder, x_va, norm, tta=cfg.tta, autocast=autocast)
-                acc = _acc(head_loss, ev.head_logits(head, f_va), y_va)
-                return {"score": acc, "val_acc": acc}
+                return ev.scores(head_loss, ev.head_logits(head, f_va), y_va, metric)
 
             # After an embedding stage, fine-tuning is a second stage with the head_* settings.
             fit(
@@ -282,9 +299,8 @@ def _train(
             def probe_step(idx: torch.Tensor) -> torch.Tensor:
                 return head_loss(head(f_tr[idx]).float(), y_tr[idx])
 
-            def probe_eval() -> dict[str, float]:
-                acc = _acc(head_loss, ev.head_logits(head, f_va), y_va)
-                return {"score": acc, "val_acc": acc}
+            def probe_eval() -> dict[str, Any]:
+                return ev.scores(head_loss, ev.head_logits(head, f_va), y_va, metric)
 
             fit(
                 Stage(
@@ -338,6 +354,7 @@ def _train(
         (x_va, y_va),
         feats,
         embedding_loss,
+        metric,
     )
     # 5. artifacts ---------------------------------------------------------------------------
     if run is not None:
@@ -360,11 +377,6 @@ def _train(
 def _deadline(total: float | None, t0: float, share: float) -> float | None:
     """The moment a stage must end: ``share`` of the run's budget, leaving time to finish."""
     return None if total is None else t0 + (total - t0) * share
-
-
-def _acc(head_loss: Any, logits: torch.Tensor, y: torch.Tensor) -> float:
-    pred = head_loss.probabilities(logits).argmax(1)
-    return float((pred == y).float().mean()) if len(y) else 0.0
 
 
 def _load_encoder(encoder: torch.nn.Module, state: dict[str, torch.Tensor], src: str) -> None:

@@ -32,16 +32,21 @@ def tune(
     timeout, pruner, seed) are passed to them explicitly. Worker ``i`` seeds its sampler with
     ``seed + i``: with one seed, every worker would draw the same parameters.
     """
-    from toolkit.data import load_competition
-    from toolkit.tune.worker import run_worker
+    from toolkit.train.task import load_for
+    from toolkit.tune.objective import base_config
+    from toolkit.tune.worker import open_study, run_worker, study_task
 
     url = storage or default_url(spec.name)
-    comp = load_competition(competition)  # decode + cache once, before workers start
+    comp = load_for(base_config(spec), competition)  # decode + cache once, before workers
+    task = study_task(spec, comp)  # a metric that does not fit the submission: one error, now
     if workers < 1:
         raise ToolkitError(f"--workers must be at least 1, got {workers}.")
     if workers == 1:
         stats = run_worker(spec, comp, url, quiet=quiet)
         return {"study": spec.name, "storage": redact(url), "workers": 1, **stats}
+    # Create the study (and a database's tables) here, once: workers creating them at the
+    # same moment race on the schema (PostgreSQL: duplicate key in pg_type).
+    open_study(spec, url, direction=task.metric.direction)
     procs = []
     threads = max(1, (os.cpu_count() or 1) // workers)
     gpus = _visible_gpus()
@@ -85,6 +90,11 @@ def tune(
 def _spec_args(spec: StudySpec, index: int) -> list[str]:
     """Options that give worker ``index`` the caller's spec (with its own sampler seed)."""
     args = ["--name", spec.name, "--trials", str(spec.trials), "--pruner", spec.pruner]
+    if spec.metric:
+        args += ["--metric", spec.metric]
+    for key, value in spec.fixed.items():  # the file's, and any the caller added
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        args += ["--set", f"{key}={text}"]
     if spec.seed is not None:
         args += ["--seed", str(spec.seed + index)]
     if spec.timeout is not None:

@@ -41,7 +41,20 @@ def trial_config(trial: optuna.Trial, spec: StudySpec) -> tuple[Pipeline, TrainC
         pipeline = spec.pipelines[0]
     names = param_names(spec)
     settings: dict[str, Any] = {**spec.fixed, **pipeline.fixed}
+    if spec.metric:
+        settings["metric"] = spec.metric
     for key, dim in pipeline.space.items():
         settings[key] = dim.suggest(trial, names[(pipeline.label, key)])
     base = TrainConfig(encoder=pipeline.encoder, loss=pipeline.loss, head=pipeline.head)
     return pipeline, apply_overrides(base, settings)
+
+
+def base_config(spec: StudySpec) -> TrainConfig:
+    """The settings every trial shares (the first pipeline's plugins): what decides how the
+    competition's images are loaded and which metric the study optimises."""
+    pipeline = spec.pipelines[0]
+    settings: dict[str, Any] = {**spec.fixed, **pipeline.fixed}
+    if spec.metric:
+        settings["metric"] = spec.metric
+    base = TrainConfig(encoder=pipeline.encoder, loss=pipeline.loss, head=pipeline.head)
+    return apply_overrides(base, settings)

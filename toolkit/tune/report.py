@@ -31,11 +31,13 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
             study = optuna.load_study(study_name=summary.study_name, storage=store)
             trials = study.get_trials(deepcopy=False)
             count = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-            best = _best(trials)
+            best = _best(trials, _maximized(study))
             out.append(
                 {
                     "name": summary.study_name,
                     "storage": redact(url),
+                    "metric": study_metric(study),
+                    "direction": "maximize" if _maximized(study) else "minimize",
                     "trials": len(trials),
                     **count,
                     "best_value": best.value if best else None,
@@ -69,7 +71,8 @@ def trial_rows(name: str, storage: str | None = None) -> list[dict[str, Any]]:
     """One dict per trial: number, state, params, value, duration, pruned at, run id."""
     study = load(name, storage)
     trials = study.get_trials(deepcopy=False)
-    best = _best(trials)
+    best = _best(trials, _maximized(study))
+    metric = study_metric(study)
     rows = []
     for t in trials:
         duration = (
@@ -82,6 +85,7 @@ def trial_rows(name: str, storage: str | None = None) -> list[dict[str, Any]]:
                 "number": t.number,
                 "state": t.state.name.lower(),
                 "value": t.value,
+                "metric": metric,
                 "params": t.params,
                 "duration_s": duration,
                 "pruned_at_eval": t.user_attrs.get("pruned_at_eval"),
@@ -108,7 +112,7 @@ def top_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:
             if t.value is not None and t.user_attrs.get("run_path")
         ),
         key=lambda t: t.value,
-        reverse=True,
+        reverse=_maximized(s),
     )
     paths = [
         t.user_attrs["run_path"]
@@ -165,8 +169,21 @@ def plot(name: str, out: Path, storage: str | None = None) -> list[Path]:
     return written
 
 
-def _best(trials: list[Any]) -> Any:
+def _best(trials: list[Any], maximize: bool = True) -> Any:
     from optuna.trial import TrialState
 
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    return max(done, key=lambda t: t.value) if done else None
+    if not done:
+        return None
+    return max(done, key=lambda t: t.value) if maximize else min(done, key=lambda t: t.value)
+
+
+def _maximized(study: Any) -> bool:
+    from optuna.study import StudyDirection
+
+    return bool(study.direction == StudyDirection.MAXIMIZE)
+
+
+def study_metric(study: Any) -> str:
+    """The metric a study optimises (accuracy for studies made before metrics existed)."""
+    return str(study.user_attrs.get("metric", "accuracy"))

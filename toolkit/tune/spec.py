@@ -6,6 +6,7 @@ Example (see ``studies/`` for complete ones)::
     name = "digits-compare"       # default: the file's stem
     competition = "data/digits"   # optional; the command line may give it instead
     trials = 12                   # finished trials wanted, across all workers
+    metric = "log_loss"           # optional; default: by the submission's shape
     timeout = "10m"               # optional wall-clock limit per worker
     pruner = "asha"               # asha | hyperband | median | none
     sampler = "tpe"               # tpe | random
@@ -54,6 +55,7 @@ STUDY_KEYS = {
     "keep_checkpoints",
     "objective",
     "direction",
+    "metric",
 }
 PIPELINE_KEYS = {"encoder", "loss", "head", "fixed", "space", "default_space", "name"}
 
@@ -88,6 +90,7 @@ class StudySpec:
     keep_checkpoints: int = 3  # best trials whose checkpoints are kept
     fixed: Mapping[str, Any] = field(default_factory=dict)  # for every pipeline
     source: str = ""  # the file it came from
+    metric: str = ""  # the objective's metric; "" = the competition's default for its shape
 
     def search_space(self, pipeline: Pipeline) -> dict[str, Dimension]:
         """The full space of ``pipeline``: plugin defaults, then study-wide, then its own."""
@@ -150,7 +153,7 @@ def parse_spec(
     keep = _number(study.get("keep_checkpoints", 3), "keep_checkpoints", where, integer=True)
     timeout = study.get("timeout")
     if timeout is not None:
-        from toolkit.cli._common import parse_duration
+        from toolkit.train.config import parse_duration
 
         timeout = parse_duration(str(timeout)) if isinstance(timeout, str) else float(timeout)
         if timeout <= 0:
@@ -167,10 +170,24 @@ def parse_spec(
         )
     if sampler not in ("tpe", "random"):
         raise ToolkitError(f"{where}: sampler must be tpe or random, not {sampler!r}.")
-    if study.get("objective", "val_acc") != "val_acc" or study.get("direction", "maximize") != (
-        "maximize"
-    ):
-        raise ToolkitError(f"{where}: the objective is validation accuracy, maximised.")
+    if study.get("objective", "val_score") not in ("val_score", "val_acc"):
+        raise ToolkitError(
+            f"{where}: the objective is the validation score of the study's metric; choose "
+            'the metric with metric = "log_loss" (or accuracy, roc_auc, f1_macro, qwk, ...).'
+        )
+    if "direction" in study:
+        raise ToolkitError(
+            f"{where}: direction follows the metric (log_loss is minimised, the others "
+            "maximised); remove the direction key."
+        )
+    metric = str(study.get("metric", "") or "")
+    if metric:
+        from toolkit.metrics import get_metric
+
+        try:
+            get_metric(metric)
+        except ToolkitError as err:
+            raise ToolkitError(f"{where}: {err}") from None
     name_value = str(study.get("name", name))
     if not name_value or not all(c.isalnum() or c in "-_." for c in name_value):
         raise ToolkitError(
@@ -189,6 +206,7 @@ def parse_spec(
         keep_checkpoints=int(keep),
         fixed=fixed,
         source=source,
+        metric=metric,
     )
 
 

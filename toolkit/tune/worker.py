@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from toolkit.data import Competition
     from toolkit.train.config import TrainConfig
+    from toolkit.train.task import Task
 
 Announce = Callable[["TrainConfig"], None]  # told each trial's config just before it trains
 
@@ -41,12 +42,17 @@ MAX_CONSECUTIVE_FAILURES = 3  # a study whose trials keep failing stops instead 
 
 
 def open_study(
-    spec: StudySpec, url: str, *, resources: Iterable[int] | None = None
+    spec: StudySpec,
+    url: str,
+    *,
+    resources: Iterable[int] | None = None,
+    direction: str = "maximize",
 ) -> optuna.Study:
     """Create or load the study (plain Optuna, so its own tools can open it).
 
     ``resources``: the planned evaluations of the study's trials, for the pruner's rungs
     (:func:`~toolkit.tune.pruning.study_resources`; ``None``: not known in advance).
+    ``direction``: the metric's (``minimize`` for log loss).
     """
     import optuna
 
@@ -64,7 +70,7 @@ def open_study(
             storage=storage,
             sampler=sampler,
             pruner=pruner,
-            direction="maximize",
+            direction=direction,
             load_if_exists=True,
         )
     except Exception as err:
@@ -97,7 +103,11 @@ def run_worker(
             from toolkit.tune.distributed import run_distributed
 
             return run_distributed(spec, comp, url, world, quiet=quiet)
-    study = open_study(spec, url, resources=study_resources(spec, comp))
+    task = study_task(spec, comp)
+    study = open_study(
+        spec, url, resources=study_resources(spec, comp), direction=task.metric.direction
+    )
+    study.set_user_attr("metric", task.metric.name)
     start, done, failures = time.monotonic(), 0, 0
     while spec.timeout is None or time.monotonic() - start < spec.timeout:
         with claim_lock(url, spec.name):
@@ -127,6 +137,15 @@ def run_worker(
         else:
             failures, done = 0, done + 1
     return {"trials_run": done}
+
+
+def study_task(spec: StudySpec, comp: Competition) -> Task:
+    """The submission shape and metric the study optimises (one error before any trial)."""
+    from toolkit.train.task import matching_competition, resolve_task
+    from toolkit.tune.objective import base_config
+
+    config = base_config(spec)
+    return resolve_task(config, matching_competition(config, comp))
 
 
 def run_trial(
@@ -176,7 +195,8 @@ def run_trial(
             extra={"study": spec.name, "trial": trial.number, "storage": redact(url)},
         )
         trial.set_user_attr("metrics", result.metrics)
-        study.tell(trial, float(result.metrics["val_acc"]))
+        metrics = result.metrics
+        study.tell(trial, float(metrics.get("val_score", metrics["val_acc"])))
         return TrialState.COMPLETE
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED)
