@@ -119,3 +119,55 @@ def test_image_size_and_resize_settings_reach_the_run(
     # The submission predicts at the run's size, whatever the folder's default is.
     code, out, err = tk(capsys, "submit", "--run", record["id"], "--json")
     assert code == 0, err
+
+
+QUICK_STUDY = """
+[study]
+trials = 2
+sampler = "random"
+seed = 0
+
+[fixed]
+epochs = 4
+batch_size = 32
+
+[[pipelines]]
+encoder = "fastnet"
+loss = "softmax-ce"
+head = "finetune"
+default_space = false
+fixed = { "encoder.width" = 0.25 }
+space = { lr = { type = "float", low = 2e-3, high = 5e-3, log = true } }
+"""
+
+
+def test_tune_and_run_optimise_the_competitions_metric_in_its_direction(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import optuna
+
+    from toolkit.tune import load
+
+    study_file = sandbox / "quick.toml"
+    study_file.write_text(QUICK_STUDY)
+    folder = sandbox / "photos-tune"
+    assert (
+        tk(capsys, "data", "example", "photos", str(folder), "--submission", "probability")[0] == 0
+    )
+    code, _out, err = tk(capsys, "tune", str(study_file), str(folder), "--quiet")
+    assert code == 0, err
+    study = load("quick")
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE  # log loss
+    assert study.user_attrs["metric"] == "log_loss"
+    values = [t.value for t in study.trials if t.value is not None]
+    assert len(values) == 2 and study.best_value == min(values)
+    code, out, err = tk(capsys, "study", "show", "quick")
+    assert code == 0 and "log loss" in out, err
+
+    # tk run: the whole job on a class-probabilities competition, no flag but the study.
+    folder = sandbox / "photos-run"
+    kind = "class-probabilities"
+    assert tk(capsys, "data", "example", "photos", str(folder), "--submission", kind)[0] == 0
+    code, out, err = tk(capsys, "run", str(folder), "--study", str(study_file), "--quiet")
+    assert code == 0, err
+    assert "class-probabilities" in out and "log loss" in out

@@ -47,6 +47,15 @@ class Normalizer:
         std = (total_sq / max(count, 1) - mean * mean).clamp_min(0).sqrt()
         return cls(mean.float(), std.float(), channels_last)
 
+    @classmethod
+    def for_weights(cls, data_config: dict | None, x: torch.Tensor) -> Normalizer:
+        """Pretrained weights' own mean/std (they were trained to see those), else the
+        statistics of the train split ``x``."""
+        if not data_config:
+            return cls.fit(x)
+        mean = torch.tensor(data_config["mean"], dtype=torch.float32, device=x.device)
+        return cls(mean, torch.tensor(data_config["std"], dtype=torch.float32, device=x.device))
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) uint8 -> float
         out = (x.float().div_(255.0) - self.mean) / self.std
         if self.channels_last and out.shape[1] > 1:

@@ -218,7 +218,7 @@ def validate(config: TrainConfig) -> None:
         (config.head_epochs > 0, "head_epochs must be > 0"),
         (0.0 <= config.rrc_scale < 1.0, "rrc_scale must be in [0, 1); 0 turns it off"),
         (0 <= config.image_size <= 1024, "data.image_size must be 0 (automatic) to 1024"),
-        (config.resize in RESIZE_MODES, "data.resize must be crop, pad or stretch"),
+        (config.resize in RESIZE_MODES, "data.resize must be one of crop, pad, stretch"),
         (
             config.submission_kind in ("", *SUBMISSION_KINDS),
             "submission.kind must be label, probability, class-probabilities or top-k",

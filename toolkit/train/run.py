@@ -134,13 +134,8 @@ def _train(
     encoder = encoders.create(
         cfg.encoder, in_channels=in_channels, image_size=image_size, **cfg.encoder_params
     ).to(device, memory_format=torch.channels_last)
-    # Pretrained weights come with the statistics they were trained to see.
-    pretrained = getattr(encoder, "data_config", None)
-    if pretrained:
-        stats = {key: torch.tensor(pretrained[key], device=device) for key in ("mean", "std")}
-        norm = Normalizer(stats["mean"], stats["std"])
-    else:
-        norm = Normalizer.fit(x_tr)
+    pretrained = getattr(encoder, "data_config", None)  # weights' statistics and input size
+    norm = Normalizer.for_weights(pretrained, x_tr)
     loss_fn = losses.create(cfg.loss, num_classes=k, **cfg.loss_params)
     embedding_loss = getattr(loss_fn, "target", "logits") == "embeddings"
     if embedding_loss:
