@@ -77,9 +77,10 @@ def test_every_shape_trains_submits_and_scores_with_no_flags(
     header = csv_path.read_text().splitlines()[0]
     sample = (folder / "sample_submission.csv").read_text().splitlines()[0]
     assert header == sample
-    if kind in ("probability", "class-probabilities"):
-        cal = prov["calibration"]
-        assert cal["val_log_loss_after"] <= cal["val_log_loss_before"] + 1e-9
+    if kind in ("probability", "class-probabilities"):  # 19 validation images: too few
+        assert "validation split has 19 images" in prov["calibration"]["skipped"]
+    else:
+        assert prov["calibration"] is None
 
     code, out, err = tk(capsys, "submit", "validate", str(csv_path))
     assert code == 0, err

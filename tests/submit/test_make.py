@@ -166,3 +166,41 @@ def test_a_missing_competition_folder_asks_for_one(trained: list[Path], tmp_path
     run = copy_run(trained[0], tmp_path / "run", run={"competition_path": str(tmp_path / "gone")})
     with pytest.raises(ToolkitError, match="--competition"):
         make_submission(str(run))
+
+
+def test_probability_submissions_are_calibrated_on_the_validation_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.data import load_competition, make_example
+    from toolkit.submit.calibrate import apply_temperature
+    from toolkit.train import TrainConfig, train
+
+    monkeypatch.setenv("TOOLKIT_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("TOOLKIT_SUBMISSIONS", str(tmp_path / "subs"))
+    folder = make_example(
+        "photos", tmp_path / "photos", submission="class-probabilities", n_images=700
+    )
+    comp = load_competition(folder)
+    config = TrainConfig(encoder="pixels", loss="softmax-ce", head="linear-probe", head_epochs=5)
+    run = train(config, comp, quiet=True)
+    assert run.path is not None
+    result = make_submission(str(run.path))
+    cal = result.provenance["calibration"]
+    assert cal["temperature"] > 0 and cal["val_log_loss_after"] <= cal["val_log_loss_before"]
+    written = pd.read_csv(result.csv_path).set_index("id")
+    raw = load_model(str(run.path)).predict_probs(comp.x_test)  # (M, K), uncalibrated
+    expected = apply_temperature(np.asarray(raw, dtype=np.float64), cal["temperature"])
+    columns = [str(c) for c in comp.classes]
+    got = written.loc[[str(i) for i in comp.test_ids], columns].to_numpy()
+    assert np.allclose(got, expected, rtol=1e-4, atol=1e-6)
+    if abs(cal["temperature"] - 1) > 0.05:  # the temperature changed what was written
+        assert not np.allclose(got, raw, rtol=1e-3, atol=1e-4)
+
+
+def test_scoring_by_another_metric_keeps_the_leaderboard_score(trained: list[Path]) -> None:
+    result = make_submission(str(trained[0]), name="other-metric")
+    before = json.loads(result.json_path.read_text())["local_test_score"]
+    f1 = score_submission(result.csv_path, metric="f1_macro")
+    prov = json.loads(result.json_path.read_text())
+    assert prov["local_test_score"] == before and prov["local_test_metric"] == "accuracy"
+    assert prov["other_scores"] == {"f1_macro": pytest.approx(float(f1), abs=1e-6)}

@@ -126,7 +126,9 @@ def submit(
         ("local test score", format_score(prov["local_test_score"], prov.get("metric"))),
     ]
     calibration = prov.get("calibration")
-    if calibration:
+    if calibration and calibration.get("skipped"):
+        rows.append(("calibration", f"none: {calibration['skipped']}"))
+    elif calibration:
         rows.append(
             (
                 "calibration",

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from toolkit.train.config import TrainConfig
 
 PROBABILITY_KINDS = ("probability", "class-probabilities")  # calibrated before writing
+MIN_CALIBRATION_IMAGES = 50  # smaller validation splits are not calibrated (noise, not bias)
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,16 @@ def make_submission(
     val_probs = predict_members(members, x_all[va_idx], tta, device) if len(va_idx) else None
     y_val = y_all[va_idx]
     probs = predict_members(members, comp.x_test, tta, device)  # (M, K)
-    calibration = None
-    if calibrate and val_probs is not None and task.submission.kind in PROBABILITY_KINDS:
-        probs, calibration = calibrate_probs(val_probs, y_val, probs)
-        val_probs = apply_temperature(val_probs, calibration["temperature"])
+    calibration: dict[str, Any] | None = None
+    if calibrate and task.submission.kind in PROBABILITY_KINDS:
+        if val_probs is None or len(y_val) < MIN_CALIBRATION_IMAGES:
+            calibration = {
+                "skipped": f"the validation split has {len(y_val)} images; a temperature "
+                f"fitted on fewer than {MIN_CALIBRATION_IMAGES} would fit their noise"
+            }
+        else:
+            probs, calibration = calibrate_probs(val_probs, y_val, probs)
+            val_probs = apply_temperature(val_probs, calibration["temperature"])
     validation = _score(task.metric, y_val, val_probs)
     rows = submission_rows(task.submission, probs[id_rows], list(comp.classes))
     digest = write_submission(csv_path, expected.id_texts, rows, expected)
