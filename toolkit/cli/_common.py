@@ -25,6 +25,20 @@ CompetitionArg = Annotated[
     ),
 ]
 
+METRICS_HELP = "accuracy, balanced_accuracy, f1_macro, f1_micro, log_loss, roc_auc, qwk or map@k"
+
+
+def metric_option(default_text: str) -> Any:
+    """``--metric/-m``, with what it defaults to in this command."""
+    help_text = f"Metric: {METRICS_HELP} ({default_text})."
+    return typer.Option(None, "--metric", "-m", help=help_text)
+
+
+def set_option(help_text: str) -> Any:
+    """``--set/-s key=value`` (repeatable), with the keys this command takes."""
+    return typer.Option(None, "--set", "-s", help=f"{help_text} Repeatable.")
+
+
 DEFAULT_COMPETITION = Path("data") / "digits"  # the bundled example, relative to the cwd
 
 

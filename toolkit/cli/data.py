@@ -11,7 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli._common import JsonOption, QuietOption, print_json, stdout, table
+from toolkit.cli._common import (
+    JsonOption,
+    QuietOption,
+    metric_option,
+    print_json,
+    set_option,
+    stdout,
+    table,
+)
 
 app = typer.Typer(
     help="Competition data: check a folder's layout and contents, write the example.",
@@ -55,19 +63,11 @@ def check(
     workers: WorkersOption = None,
     image_size: ImageSizeOption = 0,
     resize: ResizeOption = "crop",
-    metric: Annotated[
-        str | None,
-        typer.Option("--metric", "-m", help="The metric to check against the submission."),
-    ] = None,
-    settings: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            "-s",
-            help="data.image_size=N, data.resize=MODE, submission.kind=KIND, submission.k=K, "
-            "submission.positive_class=NAME. Repeatable.",
-        ),
-    ] = None,
+    metric: str | None = metric_option("default: by the submission's shape"),
+    settings: list[str] | None = set_option(
+        "data.image_size=N, data.resize=MODE, submission.kind=KIND, submission.k=K, "
+        "submission.positive_class=NAME."
+    ),
     quiet: QuietOption = False,
 ) -> None:
     """Detect the layout, load (or take from the cache) and summarise a competition: images,

@@ -12,6 +12,7 @@ from toolkit.cli._common import (
     QuietOption,
     format_score,
     load_competition_arg,
+    metric_option,
     metric_title,
     parse_duration,
     stdout,
@@ -31,10 +32,7 @@ def run_command(
     storage: Annotated[
         str | None, typer.Option("--storage", help="Optuna storage URL (default: a journal).")
     ] = None,
-    metric: Annotated[
-        str | None,
-        typer.Option("--metric", "-m", help="Metric (default: by the submission's shape)."),
-    ] = None,
+    metric: str | None = metric_option("default: the study's, else by the submission's shape"),
     budget: Annotated[
         str | None,
         typer.Option("--budget", help="Wall-clock budget for the whole job (e.g. 10m, 1h)."),

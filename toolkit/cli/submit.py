@@ -10,8 +10,10 @@ import typer
 from toolkit.cli._common import (
     JsonOption,
     format_score,
+    metric_option,
     metric_title,
     print_json,
+    set_option,
     stderr,
     stdout,
     table,
@@ -61,19 +63,11 @@ def submit(
         str | None,
         typer.Option("--slug", help="Kaggle competition slug (default: the folder name)."),
     ] = None,
-    metric: Annotated[
-        str | None,
-        typer.Option("--metric", "-m", help="Metric to report (default: the run's)."),
-    ] = None,
-    settings: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            "-s",
-            help="Submission settings: submission.kind=label|probability|class-probabilities|"
-            "top-k, submission.k=5, submission.positive_class=NAME. Repeatable.",
-        ),
-    ] = None,
+    metric: str | None = metric_option("default: the run's"),
+    settings: list[str] | None = set_option(
+        "Submission settings: submission.kind=label|probability|class-probabilities|top-k, "
+        "submission.k=5, submission.positive_class=NAME."
+    ),
     calibrate: Annotated[
         bool,
         typer.Option(
@@ -176,12 +170,7 @@ def score_command(
         Path | None,
         typer.Option("--answers", help="Answer key CSV (default: the competition's)."),
     ] = None,
-    metric: Annotated[
-        str | None,
-        typer.Option(
-            "--metric", "-m", help="Metric (default: the submission's, else by its shape)."
-        ),
-    ] = None,
+    metric: str | None = metric_option("default: the submission's, else by its shape"),
     json: JsonOption = False,
 ) -> None:
     """Local leaderboard score against an answer key, by the competition's metric; saved in

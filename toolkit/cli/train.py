@@ -12,6 +12,7 @@ from toolkit.cli._common import (
     QuietOption,
     format_score,
     load_competition_arg,
+    metric_option,
     metric_title,
     parse_duration,
     print_json,
@@ -30,15 +31,6 @@ SetOption = Annotated[
         help="key=value: a training field (lr=0.01, epochs=5), a data or submission setting "
         "(data.image_size=96, data.resize=pad, submission.kind=probability) or a plugin "
         "parameter (encoder.embedding_dim=64, loss.margin=0.5, head.dropout=0.1). Repeatable.",
-    ),
-]
-MetricOption = Annotated[
-    str | None,
-    typer.Option(
-        "--metric",
-        "-m",
-        help="The competition's metric: accuracy, balanced_accuracy, f1_macro, f1_micro, "
-        "log_loss, roc_auc, qwk, map@k. [default: by the submission's shape]",
     ),
 ]
 
@@ -64,7 +56,7 @@ def train_command(
         ),
     ] = None,
     settings: SetOption = None,
-    metric: MetricOption = None,
+    metric: str | None = metric_option("default: by the submission's shape"),
     budget: Annotated[
         str | None,
         typer.Option(

@@ -11,9 +11,11 @@ from toolkit.cli._common import (
     JsonOption,
     QuietOption,
     format_score,
+    metric_option,
     metric_title,
     parse_duration,
     print_json,
+    set_option,
     stderr,
     stdout,
     table,
@@ -56,21 +58,10 @@ def tune_command(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Sampler seed (default: the study's).")
     ] = None,
-    metric: Annotated[
-        str | None,
-        typer.Option(
-            "--metric", "-m", help="Metric to optimise (default: the study's, else by shape)."
-        ),
-    ] = None,
-    settings: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            "-s",
-            help="key=value added to the study's [fixed] settings (every trial), e.g. "
-            "data.image_size=96. Repeatable.",
-        ),
-    ] = None,
+    metric: str | None = metric_option("default: the study's, else by the submission's shape"),
+    settings: list[str] | None = set_option(
+        "key=value added to the study's [fixed] settings (every trial), e.g. data.image_size=96."
+    ),
     quiet: QuietOption = False,
 ) -> None:
     """Tune a study: each trial trains a run; rerun the same command to resume."""

@@ -67,13 +67,8 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
     if y_test is None and (root / "test_labels.csv").is_file():
         y_test = read_answer_key(root / "test_labels.csv", id_texts, classes, sub)
 
-    (x_train, x_test), policy = _images.decode_images(
-        train_files + test_files,
-        root=root,
-        workers=workers,
-        request=request,
-        scratch=scratch,
-        parts=(("x_train", len(train_files)), ("x_test", len(test_files))),
+    x_train, x_test, policy = _images.decode_train_test(
+        train_files, test_files, root=root, workers=workers, request=request, scratch=scratch
     )
     return Parsed(
         x_train=x_train,

@@ -64,6 +64,28 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
+def decode_train_test(
+    train_files: Sequence[Path],
+    test_files: Sequence[Path],
+    *,
+    root: Path,
+    workers: int | None,
+    request: SizeRequest,
+    scratch: Path | None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(x_train, x_test, size policy): both sets decoded together at one size (see
+    :func:`decode_images`), into ``scratch/x_train.npy`` and ``scratch/x_test.npy``."""
+    (x_train, x_test), policy = decode_images(
+        [*train_files, *test_files],
+        root=root,
+        workers=workers,
+        request=request,
+        scratch=scratch,
+        parts=(("x_train", len(train_files)), ("x_test", len(test_files))),
+    )
+    return x_train, x_test, policy
+
+
 def decode_images(
     paths: Sequence[Path],
     *,

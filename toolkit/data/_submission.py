@@ -151,7 +151,7 @@ def _from_sample(
         return _top_k(head, k or found, SAMPLE)
     fmt = _probability(head, names, positive, SAMPLE)  # forced or detected
     for cell in cells:
-        if _unit_float(cell) is None:
+        if unit_float(cell) is None:
             raise ToolkitError(
                 f"{SAMPLE} column {values[0]!r} holds {cell!r} where a probability submission "
                 "expects numbers in [0, 1]; pass --set submission.kind=label or fix the sample."
@@ -165,7 +165,7 @@ def _detect(cells: list[str], names: list[str], column: str) -> str:
         return "label"
     if any(len(c.split()) > 1 for c in cells):
         return "top-k"
-    numbers = [_unit_float(c) for c in cells]
+    numbers = [unit_float(c) for c in cells]
     if numbers and all(x is not None for x in numbers):
         fractions = [c for c, x in zip(cells, numbers, strict=True) if x and not x.is_integer()]
         if fractions and len(names) == 2:
@@ -240,7 +240,7 @@ def _top_k(header: tuple[str, ...], k: int, source: str) -> SubmissionFormat:
     return SubmissionFormat("top-k", header, k=k, source=source)
 
 
-def _unit_float(text: str) -> float | None:
+def unit_float(text: str) -> float | None:
     """The number ``text`` holds when it is a finite float in [0, 1], else None."""
     try:
         value = float(text)

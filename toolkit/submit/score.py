@@ -19,7 +19,6 @@ kind's default (accuracy, log loss, MAP@k). The score is written back into the p
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from toolkit.data._submission import unit_float
 from toolkit.errors import ToolkitError
 from toolkit.submit import provenance
 from toolkit.submit.paths import provenance_path
@@ -289,7 +289,7 @@ def _detect(values: list[str], cells: list[str], classes: set[str]) -> tuple[str
     counts = [len(c.split()) for c in cells]
     if max(counts, default=1) > 1:
         return "top-k", max(counts)
-    numbers = [_unit_float(c) for c in cells]
+    numbers = [unit_float(c) for c in cells]
     if all(x is not None for x in numbers) and any(not x.is_integer() for x in numbers if x):
         return "probability", 1
     return "label", 1
@@ -320,18 +320,10 @@ def _matrix(shape: _Shape, rows: list[tuple[list[str], int]], name: str) -> np.n
 
 
 def _number(text: str, name: str, line: int) -> float:
-    value = _unit_float(text)
+    value = unit_float(text)
     if value is None:
         raise ToolkitError(
             f"value form: {name} line {line} has {text!r}, which is not a probability between "
             "0 and 1; check the file with 'tk submit validate'."
         )
     return value
-
-
-def _unit_float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and 0.0 <= value <= 1.0 else None
