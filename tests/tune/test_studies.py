@@ -89,7 +89,9 @@ def test_two_workers_share_one_postgresql_study(
 def test_killed_worker_leaves_no_trial_running_and_resume_completes(
     tune_env: Path, digits_path: Path, pg_url: str
 ) -> None:
-    path = write_study(tune_env, trials=5, epochs=40)
+    # Trials of a few seconds: the RUNNING trial seen by the poll (a snapshot that takes a
+    # moment to load) must still be running when the kill lands.
+    path = write_study(tune_env, trials=5, epochs=400)
     spec = load_spec(path)
     cmd = [
         sys.executable,
