@@ -26,7 +26,7 @@ CHANCE = {
     "class-probabilities": ("log_loss", math.log(4)),
     "top-k": ("map@3", (1 + 1 / 2 + 1 / 3) / 4),
 }
-TRAIN = ["--set", "epochs=12", "--set", "encoder.width=0.25", "--set", "batch_size=32"]
+TRAIN = ["--set", "epochs=8", "--set", "encoder.width=0.25", "--set", "batch_size=32"]
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def test_killed_worker_leaves_no_trial_running_and_resume_completes(
 ) -> None:
     # Trials of a few seconds: the RUNNING trial seen by the poll (a snapshot that takes a
     # moment to load) must still be running when the kill lands.
-    path = write_study(tune_env, trials=5, epochs=400)
+    path = write_study(tune_env, trials=5, epochs=200)
     spec = load_spec(path)
     cmd = [
         sys.executable,
