@@ -118,12 +118,11 @@ def build(
     ``validation_score`` is the metric of what is submitted (the runs' mean probabilities,
     with the TTA and calibration used) on the first run's validation split.
     """
-    validation = validation_score
     metric = task["metric"]
     source = f"study {study}" if study else f"run {runs[0]['run_id']}"
     if len(runs) > 1:
         source += f" (mean of {len(runs)} runs)"
-    shown = f", val {metric['name']} {validation:.4f}" if validation is not None else ""
+    shown = "" if validation_score is None else f", val {metric['name']} {validation_score:.4f}"
     message = f"toolkit: {source}{shown}"
     return {
         "format": FORMAT,
@@ -138,8 +137,8 @@ def build(
         "tta": tta,
         "metric": metric["name"],
         "metric_direction": metric["direction"],
-        "submission": task["submission"] | {"classes": [*competition.classes]},
-        "validation_score": validation,  # the metric of the submitted predictions on validation
+        "submission": task["submission"],
+        "validation_score": validation_score,  # the metric of what is submitted, on validation
         "local_test_score": local_test_score,  # the same on the answer key, when there is one
         "local_test_metric": metric["name"] if local_test_score is not None else None,
         "calibration": calibration,

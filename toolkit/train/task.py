@@ -36,20 +36,11 @@ class Task:
 
     def record(self, classes: list[Any]) -> dict[str, Any]:
         """What a run record and a provenance JSON keep of the task (JSON-ready)."""
-        fmt = self.submission
-        positive = None if fmt.positive_class is None else classes[fmt.positive_class]
+        metric = self.metric
         return {
-            "metric": {
-                "name": self.metric.name,
-                "title": self.metric.title,
-                "direction": self.metric.direction,
-            },
-            "submission": {
-                "kind": fmt.kind,
-                "header": list(fmt.header),
-                "k": fmt.k,
-                "positive_class": positive,
-            },
+            "metric": {"name": metric.name, "title": metric.title, "direction": metric.direction},
+            "submission": self.submission.to_record(classes)
+            | {"header": list(self.submission.header)},
         }
 
 
