@@ -63,3 +63,19 @@ def test_shapes_are_checked() -> None:
         fit_temperature(np.ones((3, 2)) / 2, np.array([0, 1]))
     with pytest.raises(ValueError, match="outside"):
         fit_temperature(np.ones((2, 2)) / 2, np.array([0, 2]))
+
+
+def test_a_temperature_that_only_fits_the_splits_noise_is_not_applied() -> None:
+    """Near-chance probabilities on a small split: the best temperature on the whole split
+    sharpens them, but one fitted on half of it does not help the other half."""
+    from toolkit.submit.calibrate import calibrate
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 56)
+    p1 = np.clip(0.5 + rng.normal(0, 0.02, 56), 0.01, 0.99)  # no signal at all
+    probs = np.stack([1 - p1, p1], axis=1)
+    test = np.array([[0.45, 0.55], [0.6, 0.4]])
+    out, info = calibrate(probs, y, test)
+    assert info["held_out_gain"] <= 0
+    assert info["temperature"] == 1.0
+    assert np.allclose(out, test, atol=1e-6)

@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-T_MIN, T_MAX = 0.05, 20.0  # temperature search range; T = 1 (no change) lies inside
+# Temperature search range; T = 1 (no change) lies inside. Trained networks are off by a
+# factor of 1-3 in log-odds; a split whose best T lies beyond 4x says more about the split
+# (a near-chance model sharpened 13x once made a test log loss 0.70 -> 0.81) than the model.
+T_MIN, T_MAX = 0.25, 4.0
 EPS = 1e-6  # probabilities are kept in [EPS, 1 - EPS]: a written 0 or 1 costs infinite log loss
 _TINY = 1e-300  # floor before log(p): a probability that underflowed to 0 stays finite
 
@@ -62,11 +65,16 @@ def calibrate(
     """Fit T on the validation set, apply it to ``test_probs`` (M, K).
 
     Returns the calibrated test probabilities and ``{"temperature", "val_log_loss_before",
-    "val_log_loss_after", "eps"}`` for the provenance; both losses are of the validation
-    probabilities clipped the same way, so ``after <= before`` always holds.
+    "val_log_loss_after", "held_out_gain", "eps"}`` for the provenance; both losses are of the
+    validation probabilities clipped the same way, so ``after <= before`` always holds. The
+    temperature stays 1 unless one fitted on half the split also helps the other half
+    (``held_out_gain`` > 0).
     """
     y = np.asarray(val_y, dtype=np.int64)
     t = fit_temperature(val_probs, y)
+    held_out = _held_out_gain(np.asarray(val_probs, dtype=np.float64), y)
+    if held_out <= 0:  # a temperature fitted on half the images does not help the other half
+        t = 1.0
     labels = np.arange(np.asarray(val_probs).shape[1])
     before = _log_loss(y, apply_temperature(val_probs, 1.0), labels)
     after = _log_loss(y, apply_temperature(val_probs, t), labels)
@@ -76,9 +84,26 @@ def calibrate(
         "temperature": t,
         "val_log_loss_before": before,
         "val_log_loss_after": after,
+        "held_out_gain": held_out,
         "eps": EPS,
     }
     return apply_temperature(test_probs, t), info
+
+
+def _held_out_gain(probs: np.ndarray, y: np.ndarray) -> float:
+    """How much a temperature lowers the log loss of images it was not fitted on: fitted on
+    the even rows and scored on the odd ones, and the other way round (summed). A gain of 0 or
+    less means the fitted temperature follows the split's noise (a small or near-chance
+    validation split) and calibrating would hurt the test set."""
+    gain = 0.0
+    halves = (np.arange(0, len(y), 2), np.arange(1, len(y), 2))
+    for fit_on, score_on in (halves, halves[::-1]):
+        if len(fit_on) == 0 or len(score_on) == 0:
+            return 0.0
+        t = fit_temperature(probs[fit_on], y[fit_on])
+        z = np.log(np.clip(probs[score_on], _TINY, None))
+        gain += _nll(z, y[score_on]) - _nll(z / t, y[score_on])
+    return float(gain)
 
 
 def _check(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
