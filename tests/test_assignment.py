@@ -12,7 +12,7 @@ from toolkit.assignment import ROWS, configs, run_assignment
 
 def test_configs_carry_the_assignments_settings() -> None:
     cfgs = configs(budget=0)
-    assert cfgs["binary"].loss == "bce" and cfgs["binary"].loss_params == {"l2": 0.1}
+    assert cfgs["binary"].loss == "bce" and cfgs["binary"].l2 == 0.1
     assert cfgs["binary"].head_lr == 1e-3 and cfgs["binary"].head_iterations == 1000
     assert cfgs["softmax"].early_stopping == "last-k" and cfgs["softmax"].patience == 25
     assert cfgs["probe"].loss_params == {"margin": 1.0, "p": 2}
@@ -39,5 +39,5 @@ def test_assignment_runs_every_row_on_digits(
     assert "(0 vs 1)" in by_key["binary"]["ours"]
     # The fine-tune starts from the triplet encoder, as the assignment's Network B did.
     ft = json.loads((tmp_path / "runs" / by_key["finetune"]["run_id"] / "run.json").read_text())
-    assert ft["config"]["head_params"]["init_from"].endswith(by_key["probe"]["run_id"])
+    assert ft["config"]["init_from"].endswith(by_key["probe"]["run_id"])
     assert (tmp_path / "runs" / by_key["triplet"]["run_id"] / "tsne.png").is_file()

@@ -84,7 +84,7 @@ def configs(budget: float, seed: int = 0) -> dict[str, TrainConfig]:
             encoder="pixels",
             loss="bce",
             head="linear-probe",
-            loss_params={"l2": 0.1},
+            l2=0.1,
             optimizer="adam",
             head_lr=1e-3,
             head_iterations=1000,
@@ -158,7 +158,7 @@ def run_assignment(
     results["softmax"] = train(cfgs["softmax"], comp, quiet=quiet, extra={"assignment": "softmax"})
     probe = train(cfgs["probe"], comp, quiet=quiet, extra={"assignment": "triplet+probe"})
     results["triplet"] = results["probe"] = probe
-    ft_cfg = dataclasses.replace(cfgs["finetune"], head_params={"init_from": str(probe.path)})
+    ft_cfg = dataclasses.replace(cfgs["finetune"], init_from=str(probe.path))
     results["finetune"] = train(ft_cfg, comp, quiet=quiet, extra={"assignment": "finetune"})
     rows = []
     for row in ROWS:

@@ -50,7 +50,7 @@ def run_main_job(
     import dataclasses
 
     from toolkit.submit import make_submission, score_submission
-    from toolkit.tune import load_spec, top_runs, tune
+    from toolkit.tune import load_spec, top_runs, tune, with_fixed
 
     if not Path(study_file).is_file():
         raise ToolkitError(
@@ -66,17 +66,10 @@ def run_main_job(
     spec = load_spec(study_file, overrides=overrides)
     if budget is not None:
         per_trial = budget * TUNE_SHARE / (spec.trials / max(workers, 1))
-        spec = dataclasses.replace(spec, fixed={**spec.fixed, "budget": per_trial})
+        spec = with_fixed(spec, {"budget": per_trial})
     if metric:
         spec = dataclasses.replace(spec, metric=metric)
-    tune(
-        spec,
-        Path(study_file),
-        str(competition.root),
-        storage=storage,
-        workers=workers,
-        quiet=quiet,
-    )
+    tune(spec, str(competition.root), storage=storage, workers=workers, quiet=quiet)
     best = top_runs(spec.name, storage, k=1)
     result = make_submission(best, competition, study=spec.name, storage=storage)
     score = score_submission(result.csv_path) if competition.y_test is not None else None

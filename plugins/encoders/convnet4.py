@@ -20,6 +20,8 @@ from toolkit.registry import Choice, Float, encoders
 class ConvNet4(nn.Module):
     """The assignment's CNN: 4 conv-BN-ReLU (64-64-128-128), 2 max-pools, FC 4096, embedding."""
 
+    out_dim: int  # contract (Encoder): embedding_dim, the size of the features forward returns
+
     def __init__(
         self,
         in_channels: int,

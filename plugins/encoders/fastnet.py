@@ -32,6 +32,8 @@ BASE_WIDTHS = (64, 256, 256)  # airbench94's group widths, scaled by `width`
 class FastNet(nn.Module):
     """airbench94-style CNN: 2x2 stem, 3 conv groups with max-pool, global max-pool."""
 
+    out_dim: int  # contract (Encoder): the last group's width, the size of the features
+
     def __init__(
         self,
         in_channels: int,

@@ -12,6 +12,8 @@ from toolkit.registry import encoders
 class Pixels(nn.Module):
     """Raw pixels flattened to C*H*W features (with a linear head: softmax regression)."""
 
+    out_dim: int  # contract (Encoder): C*H*W, the size of the features forward returns
+
     def __init__(self, in_channels: int, image_size: int) -> None:
         super().__init__()
         self.out_dim = in_channels * image_size * image_size

@@ -6,10 +6,12 @@ timm leaves them on a machine with internet: the Hugging Face hub cache (``$HF_H
 whose weights are only a URL. ``checkpoint`` names a local file instead (and wins). timm is
 imported inside the functions because importing it takes seconds.
 
-Who calls what: the core builds the encoder through the registry; a model with loaded weights
-carries ``data_config`` (the mean/std the core normalises with); the core may call
-``timm_encoder.preferred_image_size`` before loading data, and must leave the parameters named in
-``timm_encoder.weight_source_params`` out when it rebuilds a model from its own checkpoint.
+Who calls what: the core builds the encoder through the registry, which checks the Encoder
+contract (``out_dim``). The optional traits of :mod:`toolkit.registry.contracts` are all here,
+read by the core through that module's accessors: a model with loaded weights carries
+``data_config`` (the mean/std the core normalises with); ``timm_encoder.preferred_image_size``
+is asked before data is loaded; the parameters named in ``timm_encoder.weight_source_params``
+are left out when a model is rebuilt from a run's own checkpoint.
 """
 
 from __future__ import annotations
@@ -77,11 +79,12 @@ def timm_encoder(
                 raise _unreadable(weights, err) from None
     else:
         model = _create(timm, name, in_channels, image_size)
-    model.out_dim = int(model.num_features)  # forward() returns pooled (B, num_features)
+    # The Encoder contract: forward() returns pooled (B, num_features) features.
+    model.out_dim = int(model.num_features)
     data_config: DataConfig | None = None
     if source:
         data_config = _data_config(model, in_channels, source)
-    model.data_config = data_config
+    model.data_config = data_config  # optional trait: statistics of the loaded weights
     return model
 
 

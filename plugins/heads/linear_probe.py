@@ -18,7 +18,7 @@ from toolkit.registry import Float, heads
 class LinearProbe(nn.Module):
     """Linear classifier on frozen encoder features (features are extracted once)."""
 
-    trains_encoder = False  # the encoder stays frozen; only this layer trains
+    trains_encoder: bool = False  # contract (Head): the encoder stays frozen; only this trains
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ from toolkit.registry import Float, Int, heads
 class MLPHead(nn.Module):
     """Linear -> GELU -> Dropout -> Linear on frozen encoder features."""
 
-    trains_encoder = False  # the encoder stays frozen; only this MLP trains
+    trains_encoder: bool = False  # contract (Head): the encoder stays frozen; only this trains
 
     def __init__(
         self,

@@ -7,20 +7,19 @@ from torch import nn
 from torch.nn import functional as F
 
 from toolkit.errors import ToolkitError
-from toolkit.registry import Float, losses
+from toolkit.registry import Float, LossTarget, losses
 
 
 @losses.register("softmax-ce", space={"label_smoothing": Float(0.0, 0.3)})
 class SoftmaxCrossEntropy(nn.Module):
     """Softmax cross-entropy on num_classes logits, with optional label smoothing."""
 
-    target = "logits"  # consumes the head's logits
+    target: LossTarget = "logits"  # contract (LogitLoss): consumes the head's logits
 
     def __init__(
         self,
         num_classes: int,
         label_smoothing: float = 0.0,  # mass spread over all classes, in [0, 1); 0 = none
-        l2: float = 0.0,  # L2 penalty lambda on trained weights, added by the core; 0 = none
     ) -> None:
         super().__init__()
         if num_classes < 2:
@@ -29,17 +28,14 @@ class SoftmaxCrossEntropy(nn.Module):
             raise ToolkitError(
                 f"softmax-ce label_smoothing must be in [0, 1), got {label_smoothing}; try 0.1."
             )
-        if l2 < 0:
-            raise ToolkitError(f"softmax-ce l2 must be >= 0, got {l2}.")
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
-        self.l2 = float(l2)  # --set loss.l2=0 arrives as an int
 
-    def logits_dim(self, num_classes: int) -> int:
+    def logits_dim(self, num_classes: int) -> int:  # contract (LogitLoss)
         """One logit per class."""
         return num_classes
 
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:  # (B, K) -> (B, K)
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:  # contract: (B, K) -> (B, K)
         """Softmax over the classes."""
         return logits.float().softmax(dim=1)
 

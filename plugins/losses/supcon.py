@@ -7,30 +7,26 @@ from torch import nn
 from torch.nn import functional as F
 
 from toolkit.errors import ToolkitError
-from toolkit.registry import Float, losses
+from toolkit.registry import Float, LossTarget, losses
 
 
 @losses.register("supcon", space={"temperature": Float(0.03, 0.5, log=True)})
 class SupConLoss(nn.Module):
     """Supervised contrastive loss on L2-normalised embeddings: pull classes, push the rest."""
 
-    target = "embeddings"  # consumes the encoder's embeddings, not logits
-    balanced_batches = True  # needs P x K batches (toolkit.train.batches.balanced_batches)
+    target: LossTarget = "embeddings"  # contract (EmbeddingLoss): the encoder's embeddings
+    balanced_batches: bool = True  # contract: P x K batches, so every anchor has positives
 
     def __init__(
         self,
         num_classes: int,
         temperature: float = 0.1,  # softmax temperature on cosine similarities
-        l2: float = 0.0,  # L2 penalty lambda on trained weights, added by the core; 0 = none
     ) -> None:
         super().__init__()
         if temperature <= 0:
             raise ToolkitError(f"supcon temperature must be > 0, got {temperature}; try 0.1.")
-        if l2 < 0:
-            raise ToolkitError(f"supcon l2 must be >= 0, got {l2}.")
         self.num_classes = num_classes
         self.temperature = temperature
-        self.l2 = float(l2)  # --set loss.l2=0 arrives as an int
         self.last_num_anchors = 0  # anchors with at least one positive in the last batch
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from toolkit.errors import ToolkitError
-from toolkit.registry import Choice, Float, losses
+from toolkit.registry import Choice, Float, LossTarget, losses
 
 from ._mining import MINERS, hardest_negative_triplets, mine
 
@@ -26,8 +26,8 @@ class TripletLoss(nn.Module):
     Per triplet: ``max(d(a, p) - d(a, n) + margin, 0)``, averaged over the mined triplets.
     """
 
-    target = "embeddings"  # consumes the encoder's embeddings, not logits
-    balanced_batches = True  # needs P x K batches (toolkit.train.batches.balanced_batches)
+    target: LossTarget = "embeddings"  # contract (EmbeddingLoss): the encoder's embeddings
+    balanced_batches: bool = True  # contract: P x K batches, so every anchor has positives
 
     def __init__(
         self,
@@ -36,7 +36,6 @@ class TripletLoss(nn.Module):
         p: int = 2,  # the p of the p-norm distance (2 = Euclidean)
         mining: str = "semi-hard",  # which triplets: "all", "semi-hard" or "batch-hard"
         normalize: bool = False,  # L2-normalise embeddings first (distances then lie in [0, 2])
-        l2: float = 0.0,  # L2 penalty lambda on trained weights, added by the core; 0 = none
     ) -> None:
         super().__init__()
         if mining not in MINERS:
@@ -47,16 +46,12 @@ class TripletLoss(nn.Module):
             raise ToolkitError(f"triplet margin must be > 0, got {margin}; try 0.2 to 1.0.")
         if p < 1:
             raise ToolkitError(f"triplet p (the p-norm) must be >= 1, got {p}.")
-        if l2 < 0:
-            raise ToolkitError(f"triplet l2 must be >= 0, got {l2}.")
         self.num_classes = num_classes
         self.margin = margin
         self.p = p
         self.mining = mining
         self.normalize = normalize
-        self.l2 = float(l2)  # --set loss.l2=0 arrives as an int
         self.last_num_triplets = 0  # triplets used by the last forward, for logging
-        self.last_miner = mining  # the miner that produced them ("... fallback" when it fell back)
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         # embeddings: (B, D); labels: (B,) int64
@@ -69,11 +64,9 @@ class TripletLoss(nn.Module):
         )  # (B, B)
         mined = dist.detach()
         anchors, positives, negatives = mine(mined, labels, self.mining, self.margin)
-        self.last_miner = self.mining
         if len(anchors) == 0 and self.mining == "semi-hard":
             # No negative inside the margin: the hardest negatives still give a signal.
             anchors, positives, negatives = hardest_negative_triplets(mined, labels)
-            self.last_miner = "semi-hard -> hardest-negative fallback"
         self.last_num_triplets = len(anchors)
         if len(anchors) == 0:
             classes = labels.unique().numel()

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -101,15 +100,12 @@ def test_plugins_help_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> 
         assert command in out
 
 
-def test_help_starts_fast() -> None:
-    timings = []
-    for _ in range(5):  # best of five: the machine may be busy with other tests
-        start = time.perf_counter()
-        result = tk("--help")
-        timings.append(time.perf_counter() - start)
-        assert result.returncode == 0, result.stderr
-        assert "plugins" in result.stdout
-    assert min(timings) < 0.5, f"tk --help took {min(timings):.2f}s (best of 5)"
+def test_help_lists_the_commands() -> None:
+    """How fast it starts is measured in benchmarks (tests/benchmarks/test_startup.py); here,
+    that it works, and below, that it imports no heavy library (what keeps it fast)."""
+    result = tk("--help")
+    assert result.returncode == 0, result.stderr
+    assert "plugins" in result.stdout
 
 
 def test_importing_the_cli_imports_no_heavy_library() -> None:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests._cli import run_main as tk
+from tests._runs import tiny_run
 from toolkit.cli import app
 
 
@@ -17,24 +18,13 @@ from toolkit.cli import app
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One tiny run (pixels + linear probe) on the digits example, with its own cache/runs."""
     from toolkit.data import load_competition, make_example
-    from toolkit.train import TrainConfig, train
 
     base = tmp_path_factory.mktemp("submit-cli")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TOOLKIT_CACHE", str(base / "cache"))
         mp.setenv("TOOLKIT_RUNS", str(base / "runs"))
         comp = load_competition(make_example("digits", base / "digits"))
-        cfg = TrainConfig(
-            encoder="pixels",
-            loss="softmax-ce",
-            head="linear-probe",
-            head_epochs=5,
-            device="cpu",
-            threads=1,
-        )
-        result = train(cfg, comp, quiet=True)
-        assert result.path is not None
-        yield result.path
+        yield tiny_run(comp)
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests._runs import tiny_run
+
 FILES = Path(__file__).parent / "files"  # committed text inputs (TOML, CSV)
 
 Snapshot = dict[str, tuple[int, int, str] | None]  # path -> (size, mtime_ns, sha1); None: folder
@@ -172,23 +174,13 @@ class Sandbox:
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One tiny run (pixels + softmax-ce + linear probe) on a 2-class competition."""
     from toolkit.data import load_competition
-    from toolkit.train import TrainConfig, train
 
     base = tmp_path_factory.mktemp("corpus-run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TOOLKIT_CACHE", str(base / "cache"))
         comp = load_competition(Sandbox(base, base).kaggle("alpha", per_class=4))
-        config = TrainConfig(
-            encoder="pixels",
-            loss="softmax-ce",
-            head="linear-probe",
-            head_epochs=2,
-            device="cpu",
-            threads=1,
-        )
-        result = train(config, comp, runs_root=base / "runs", quiet=True)
-    assert result.path is not None
-    yield result.path
+        path = tiny_run(comp, runs_root=base / "runs", head_epochs=2)
+    yield path
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def assert_clean_interrupt(code: int, err: str) -> None:
 
 def assert_loads_and_predicts(run_path: Path, digits: Path) -> None:
     from toolkit.data import load_competition
-    from toolkit.runs.checkpoint import load_model
+    from toolkit.train.model import load_model
 
     model = load_model(str(run_path))
     x = load_competition(digits).x_test[:16]

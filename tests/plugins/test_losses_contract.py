@@ -1,8 +1,9 @@
 """The loss contract, checked for every registered loss.
 
-``factory(num_classes, **params) -> nn.Module`` with ``target`` ("logits" | "embeddings") and
-``l2``; logit losses add ``logits_dim(num_classes)`` and ``probabilities(logits)``; embedding
-losses add ``balanced_batches``. ``forward(outputs, labels) -> scalar``.
+``factory(num_classes, **params) -> nn.Module`` with ``target`` ("logits" | "embeddings");
+logit losses add ``logits_dim(num_classes)`` and ``probabilities(logits)``; embedding losses add
+``balanced_batches``. ``forward(outputs, labels) -> scalar``. The L2 penalty is a training
+setting (``--set l2=``), never a loss parameter.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ def test_builtin_losses_are_registered() -> None:
 def test_forward_backward_and_attributes(name: str, num_classes: int) -> None:
     loss_fn = _build(name, num_classes)
     assert loss_fn.target in ("logits", "embeddings")
-    assert isinstance(loss_fn.l2, float) and loss_fn.l2 >= 0
     outputs = _outputs(loss_fn, num_classes)
     labels = torch.arange(16) % num_classes  # every class has 2+ items: embedding losses work
     loss = loss_fn(outputs, labels)
@@ -62,4 +62,4 @@ def test_forward_backward_and_attributes(name: str, num_classes: int) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_info_and_search_space(name: str) -> None:
     params = check_info(losses.info(name), lambda **kw: _build(name, 2, **kw))
-    assert "l2" in params, f"{name}: every loss takes l2 (0 = no penalty)"
+    assert "l2" not in params, f"{name}: the L2 penalty is a training setting (--set l2=)"

@@ -45,8 +45,7 @@ def test_semi_hard_falls_back_to_hardest_negatives() -> None:
     labels = torch.tensor([0, 0, 1])
     loss_fn = _loss(mining="semi-hard", margin=1.0)
     loss = loss_fn(emb, labels)
-    assert loss_fn.last_num_triplets == 2
-    assert "fallback" in loss_fn.last_miner
+    assert loss_fn.last_num_triplets == 2  # one per positive pair: the fallback's triplets
     a, p, n = emb[[0, 1]], emb[[1, 0]], emb[[2, 2]]
     assert torch.allclose(loss, F.triplet_margin_loss(a, p, n, margin=1.0))
     assert torch.allclose(loss, torch.tensor(6.0), atol=1e-4)  # (10 - 1 + 1 + 10 - 9 + 1) / 2

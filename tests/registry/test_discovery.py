@@ -25,6 +25,7 @@ from toolkit.registry import (
 )
 
 MakeDist = Callable[..., Path]  # the fake_dist fixture (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("without_contracts")  # fakes return their arguments
 
 LAZY_CLASS = '''
 from toolkit.registry import Float, Int

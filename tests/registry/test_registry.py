@@ -22,6 +22,8 @@ from toolkit.registry import (
     registry_for,
 )
 
+pytestmark = pytest.mark.usefixtures("without_contracts")  # fakes return their arguments
+
 
 def make_encoder(in_channels: int, image_size: int, width: int = 8, depth: int = 2) -> dict:
     """A fake encoder: returns its arguments.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._runs import tiny_run
 from toolkit.data import Competition
 
 SESSION_ENV = ("TOOLKIT_CACHE", "TOOLKIT_RUNS")
@@ -51,23 +52,7 @@ def digits(digits_dir: Path) -> Competition:
 @pytest.fixture(scope="session")
 def trained(digits: Competition, session_env: dict[str, Path]) -> list[Path]:
     """Folders of two tiny runs on digits (seeds 0 and 1)."""
-    from toolkit.train import TrainConfig, train
-
-    paths = []
-    for seed in (0, 1):
-        cfg = TrainConfig(
-            encoder="pixels",
-            loss="softmax-ce",
-            head="linear-probe",
-            head_epochs=5,
-            device="cpu",
-            threads=1,
-            seed=seed,
-        )
-        result = train(cfg, digits, quiet=True)
-        assert result.path is not None
-        paths.append(result.path)
-    return paths
+    return [tiny_run(digits, seed=seed) for seed in (0, 1)]
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,11 @@ import pytest
 
 from toolkit.data import Competition
 from toolkit.errors import ToolkitError
-from toolkit.runs.checkpoint import file_sha256, load_model
+from toolkit.runs.checkpoint import file_sha256
 from toolkit.submit import TTA, make_submission, score_submission, validate_submission
 from toolkit.submit import paths as paths_mod
 from toolkit.submit.predict import shift_images
+from toolkit.train.model import load_model
 
 
 def sample_ids(digits_dir: Path) -> list[str]:

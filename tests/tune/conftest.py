@@ -1,4 +1,5 @@
-"""Fixtures for tuning tests: a digits competition, temporary runs/studies folders, PostgreSQL."""
+"""Fixtures for tuning tests: a digits competition, temporary runs/studies folders, PostgreSQL;
+helpers: quick study files (:func:`write_study`) and reading a study back."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import optuna
 
 PG_URL = os.environ.get("TOOLKIT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -42,6 +47,14 @@ def digits_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_example("digits", tmp_path_factory.mktemp("comp") / "digits")
 
 
+@pytest.fixture(scope="session")
+def digits(digits_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The digits competition, loaded (a toolkit.data.Competition)."""
+    from toolkit.data import load_competition
+
+    return load_competition(digits_path, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def tune_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Runs, studies and the data cache in a temporary folder (for this process and workers)."""
@@ -70,6 +83,23 @@ def write_study(
         )
     )
     return path
+
+
+def load_study(name: str, url: str) -> optuna.Study:
+    """The study ``name`` in storage ``url``, as Optuna itself opens it."""
+    import optuna
+
+    from toolkit.tune.storage import open_storage
+
+    return optuna.load_study(study_name=name, storage=open_storage(url))
+
+
+def trial_states(study: optuna.Study) -> dict[str, int]:
+    """How many trials are in each state: {"COMPLETE": 3, "PRUNED": 1, ...}."""
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
 
 
 @pytest.fixture(scope="session")

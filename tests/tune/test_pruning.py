@@ -1,8 +1,10 @@
-"""Pruning: the planned number of evaluations, no pruning at the last one, the pruners' rungs."""
+"""Pruning: the planned number of evaluations, no pruning at the last one, the pruners' rungs.
+
+That the worker's hook applies the last-evaluation rule is in test_worker.py.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -18,19 +20,11 @@ from toolkit.tune.pruning import (
     planned_evaluations,
     study_resources,
 )
-from toolkit.tune.worker import run_trial
 
 PROBE = {"encoder": "pixels", "loss": "softmax-ce", "head": "linear-probe"}
 FINETUNE = {"encoder": "fastnet", "loss": "softmax-ce", "head": "finetune"}
 TRIPLET = {"encoder": "fastnet", "loss": "triplet", "head": "linear-probe"}
 SMALL = {"encoder_params": {"width": 0.25}, "batch_size": 256}
-
-
-@pytest.fixture(scope="module")
-def digits(digits_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from toolkit.data import load_competition
-
-    return load_competition(digits_path, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.mark.parametrize(
@@ -66,43 +60,6 @@ def test_planned_evaluations_is_unknown_under_a_budget_or_for_a_bad_config(digit
 def test_never_pruned_at_the_last_evaluation() -> None:
     assert may_prune(1, 3) and may_prune(2, 3) and not may_prune(3, 3)
     assert may_prune(5, None)  # unknown length (a time budget): any evaluation may prune
-
-
-class PruneAlways(optuna.pruners.BasePruner):
-    """Says "prune" whenever it is asked, and counts the questions."""
-
-    def __init__(self) -> None:
-        self.asked: list[int | None] = []
-
-    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        self.asked.append(trial.last_step)
-        return True
-
-
-@pytest.mark.parametrize(("head_epochs", "state"), [(1, "COMPLETE"), (3, "PRUNED")])
-def test_a_trial_is_not_pruned_at_its_last_evaluation(
-    tune_env: Path, digits: Any, head_epochs: int, state: str
-) -> None:
-    """A pruner that always prunes: a 1-evaluation trial completes, a longer one stops at 1."""
-    spec = parse_spec(
-        {
-            "study": {"sampler": "random", "seed": 0},
-            "fixed": {"head_epochs": head_epochs, "threads": 1},
-            "pipelines": [{**PROBE, "default_space": False, "space": {"head_lr": [0.01]}}],
-        },
-        name="always",
-    )
-    pruner = PruneAlways()
-    study = optuna.create_study(direction="maximize", pruner=pruner)
-    trial = study.ask()
-    assert run_trial(study, trial, spec, digits, "memory", quiet=True) == TrialState[state]
-    frozen = study.trials[0]
-    assert frozen.state == TrialState[state]
-    assert frozen.user_attrs["planned_evals"] == head_epochs
-    if state == "COMPLETE":
-        assert pruner.asked == [] and list(frozen.intermediate_values) == [1]
-    else:
-        assert pruner.asked == [1] and frozen.user_attrs["pruned_at_eval"] == 1
 
 
 def test_study_resources_cover_the_shortest_and_the_longest_trial(digits: Any) -> None:

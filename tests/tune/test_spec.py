@@ -8,7 +8,7 @@ import pytest
 
 from toolkit.errors import ToolkitError
 from toolkit.registry import Float
-from toolkit.tune import load_spec, parse_spec
+from toolkit.tune import load_spec, parse_spec, with_fixed
 from toolkit.tune.objective import param_names, trial_config
 
 STUDIES = Path(__file__).resolve().parents[2] / "studies"
@@ -155,3 +155,35 @@ def test_trial_config_applies_fixed_and_suggested_settings() -> None:
     assert pipeline.head == "finetune"
     assert cfg.lr == 0.002 and cfg.loss_params == {"label_smoothing": 0.1}
     assert cfg.encoder_params == {"width": 0.5} and cfg.epochs == spec.fixed["epochs"]
+
+
+def test_setting_keys_have_one_spelling_so_the_file_replaces_the_plugins_range() -> None:
+    """``train.lr`` and ``lr`` are one setting (toolkit.train.config.setting_key reads both)."""
+    data = {
+        "fixed": {"train.epochs": 3, "loss.l2": 0.01},
+        "space": {"train.lr": {"type": "float", "low": 1e-3, "high": 2e-3}},
+        "pipelines": [
+            {"encoder": "fastnet", "loss": "softmax-ce", "head": "finetune"},
+            {
+                "encoder": "fastnet",
+                "loss": "bce",
+                "head": "finetune",
+                "fixed": {"data.image_size": 16, "train.weight_decay": 0.0},
+            },
+        ],
+    }
+    spec = parse_spec(data, name="x")
+    assert spec.fixed == {"epochs": 3, "l2": 0.01}  # loss.l2: the legacy name of a field
+    first, second = (p.space for p in spec.pipelines)
+    assert first["lr"] == Float(1e-3, 2e-3) and "train.lr" not in first  # fastnet's, replaced
+    assert "weight_decay" in first and "weight_decay" not in second  # fixed: not searched
+    assert second["lr"] == Float(1e-3, 2e-3)  # the study-wide range, in every pipeline
+    assert spec.pipelines[1].fixed == {"image_size": 16, "weight_decay": 0.0}
+
+
+def test_with_fixed_adds_settings_in_the_stored_spelling() -> None:
+    spec = parse_spec({**BASE, "fixed": {"epochs": 2}}, name="x")
+    added = with_fixed(spec, {"train.epochs": "4", "data.image_size": "16"})
+    assert added.fixed == {"epochs": "4", "image_size": "16"} and spec.fixed == {"epochs": 2}
+    with pytest.raises(ToolkitError, match="unknown setting 'lrr'"):
+        with_fixed(spec, {"lrr": "1"})

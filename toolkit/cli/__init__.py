@@ -14,8 +14,8 @@ import typer
 
 from toolkit.cli import assignment as assignment_cmd
 from toolkit.cli import data as data_cmd
+from toolkit.cli import main_job as main_job_cmd
 from toolkit.cli import plugins as plugins_cmd
-from toolkit.cli import run as run_cmd
 from toolkit.cli import submit as submit_cmd
 from toolkit.cli import train as train_cmd
 from toolkit.cli import tune as tune_cmd
@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(data_cmd.app, name="data")
-app.command("run")(run_cmd.run_command)
+app.command("run")(main_job_cmd.main_job_command)
 app.command("train")(train_cmd.train_command)
 app.add_typer(train_cmd.runs_app, name="runs")
 app.command("assignment")(assignment_cmd.assignment_command)

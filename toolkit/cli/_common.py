@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+# Options more than one command takes, declared once. A factory where the help says what
+# the option defaults to in each command; an alias where it is the same everywhere.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 CompetitionArg = Annotated[
@@ -24,19 +26,43 @@ CompetitionArg = Annotated[
         help="Competition folder (default: the bundled digits example, made on first use)."
     ),
 ]
+StorageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Optuna storage: a SQLAlchemy URL (postgresql://user@host/db) or a journal file; "
+        "default: studies/<name>.journal.",
+    ),
+]
+TrialsOption = Annotated[
+    int | None,
+    typer.Option("--trials", "-n", help="Finished trials wanted in total (default: the study's)."),
+]
+WorkersOption = Annotated[
+    int, typer.Option("--workers", "-w", help="Worker processes on this machine.")
+]
 
 METRICS_HELP = "accuracy, balanced_accuracy, f1_macro, f1_micro, log_loss, roc_auc, qwk or map@k"
 
 
 def metric_option(default_text: str) -> Any:
-    """``--metric/-m``, with what it defaults to in this command."""
-    help_text = f"Metric: {METRICS_HELP} ({default_text})."
-    return typer.Option(None, "--metric", "-m", help=help_text)
+    """``--metric/-m``, with what it defaults to in this command (for ``Annotated``)."""
+    return typer.Option("--metric", "-m", help=f"Metric: {METRICS_HELP} ({default_text}).")
 
 
 def set_option(help_text: str) -> Any:
     """``--set/-s key=value`` (repeatable), with the keys this command takes."""
-    return typer.Option(None, "--set", "-s", help=f"{help_text} Repeatable.")
+    return typer.Option("--set", "-s", help=f"{help_text} Repeatable.")
+
+
+def budget_option(help_text: str) -> Any:
+    """``--budget``: a wall-clock duration (90s, 10m, 1h), read by :func:`parse_duration`."""
+    return typer.Option("--budget", help=help_text)
+
+
+def seed_option(help_text: str) -> Any:
+    """``--seed``, with what it seeds in this command."""
+    return typer.Option("--seed", help=help_text)
 
 
 DEFAULT_COMPETITION = Path("data") / "digits"  # the bundled example, relative to the cwd
@@ -103,6 +129,11 @@ def format_score(value: Any, metric: str | None = "accuracy") -> str:
     if name.startswith(PERCENT_METRICS) or name.endswith("_acc"):
         return f"{100 * value:.2f}%"
     return f"{value:.4f}"
+
+
+def format_seconds(value: Any) -> str:
+    """A duration in seconds as tables show it (``12.3s``); empty when unknown."""
+    return "" if value is None else f"{float(value):.1f}s"
 
 
 def metric_title(metric: str | None) -> str:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
-
 from toolkit.cli._common import (
     CompetitionArg,
     JsonOption,
     QuietOption,
+    budget_option,
     load_competition_arg,
     parse_duration,
     print_json,
+    seed_option,
     stdout,
     table,
 )
@@ -22,13 +22,12 @@ def assignment_command(
     competition: CompetitionArg = None,
     budget: Annotated[
         str,
-        typer.Option(
-            "--budget",
-            help="Wall-clock budget for all experiments together "
-            "(e.g. 4m, 40m); iteration counts are the assignment's, capped by it.",
+        budget_option(
+            "Wall-clock budget for all experiments together "
+            "(e.g. 4m, 40m); iteration counts are the assignment's, capped by it."
         ),
     ] = "4m",
-    seed: Annotated[int, typer.Option("--seed", help="Seed for splits, init and batches.")] = 0,
+    seed: Annotated[int, seed_option("Seed for splits, init and batches.")] = 0,
     quiet: QuietOption = False,
     json: JsonOption = False,
 ) -> None:

@@ -16,6 +16,7 @@ from toolkit.cli._common import (
     QuietOption,
     metric_option,
     print_json,
+    seed_option,
     set_option,
     stdout,
     table,
@@ -32,7 +33,7 @@ CompetitionPath = Annotated[
 RefreshOption = Annotated[
     bool, typer.Option("--refresh", help="Decode again, replacing the cached arrays.")
 ]
-WorkersOption = Annotated[
+DecodeWorkersOption = Annotated[
     int | None,
     typer.Option("--workers", min=1, help="Decoding processes (default: every core)."),
 ]
@@ -60,30 +61,32 @@ def check(
     path: CompetitionPath,
     json: JsonOption = False,
     refresh: RefreshOption = False,
-    workers: WorkersOption = None,
+    workers: DecodeWorkersOption = None,
     image_size: ImageSizeOption = 0,
     resize: ResizeOption = "crop",
-    metric: str | None = metric_option("default: by the submission's shape"),
-    settings: list[str] | None = set_option(
-        "data.image_size=N, data.resize=MODE, submission.kind=KIND, submission.k=K, "
-        "submission.positive_class=NAME."
-    ),
+    metric: Annotated[str | None, metric_option("default: by the submission's shape")] = None,
+    settings: Annotated[
+        list[str] | None,
+        set_option(
+            "data.image_size=N, data.resize=MODE, submission.kind=KIND, submission.k=K, "
+            "submission.positive_class=NAME."
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Detect the layout, load (or take from the cache) and summarise a competition: images,
     classes, the submission's shape and the metric it is scored by."""
     from toolkit.data import load_competition, summary
-    from toolkit.train.config import TrainConfig, apply_overrides, parse_overrides, validate
+    from toolkit.train.compose import command_line_settings, compose_config
+    from toolkit.train.config import validate
     from toolkit.train.task import resolve_task
 
-    overrides: dict[str, Any] = dict(parse_overrides(settings or []))
+    overrides = command_line_settings(settings or [], metric=metric)
     if image_size:
         overrides["data.image_size"] = image_size
     if resize != "crop":
         overrides["data.resize"] = resize
-    if metric is not None:
-        overrides["metric"] = metric
-    config = apply_overrides(TrainConfig(), overrides)
+    config = compose_config(settings=overrides)
     validate(config)
     with contextlib.nullcontext() if quiet else _log_to_stderr():
         comp = load_competition(
@@ -107,7 +110,7 @@ def example(
         str, typer.Argument(help="Example to write: digits or photos.", show_default=False)
     ],
     out: Annotated[Path, typer.Argument(help="New or empty folder.", show_default=False)],
-    seed: Annotated[int, typer.Option(help="Seed of the train/test split and ids.")] = 0,
+    seed: Annotated[int, seed_option("Seed of the train/test split and ids.")] = 0,
     test_fraction: Annotated[float, typer.Option(help="Share of images in the test set.")] = 0.2,
     submission: Annotated[
         str,

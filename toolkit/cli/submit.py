@@ -9,6 +9,7 @@ import typer
 
 from toolkit.cli._common import (
     JsonOption,
+    StorageOption,
     format_score,
     metric_option,
     metric_title,
@@ -56,18 +57,19 @@ def submit(
         str | None,
         typer.Option("--competition", help="Competition folder (default: the run's own)."),
     ] = None,
-    storage: Annotated[
-        str | None, typer.Option("--storage", help="Optuna storage URL of the study.")
-    ] = None,
+    storage: StorageOption = None,
     slug: Annotated[
         str | None,
         typer.Option("--slug", help="Kaggle competition slug (default: the folder name)."),
     ] = None,
-    metric: str | None = metric_option("default: the run's"),
-    settings: list[str] | None = set_option(
-        "Submission settings: submission.kind=label|probability|class-probabilities|top-k, "
-        "submission.k=5, submission.positive_class=NAME."
-    ),
+    metric: Annotated[str | None, metric_option("default: the run's")] = None,
+    settings: Annotated[
+        list[str] | None,
+        set_option(
+            "Submission settings: submission.kind=label|probability|class-probabilities|top-k, "
+            "submission.k=5, submission.positive_class=NAME."
+        ),
+    ] = None,
     calibrate: Annotated[
         bool,
         typer.Option(
@@ -89,11 +91,9 @@ def submit(
         )
     if run and top_k != 1:
         raise ToolkitError("--top-k goes with --study; repeat --run to average chosen runs.")
-    from toolkit.train.config import parse_overrides
+    from toolkit.train.compose import command_line_settings
 
-    overrides: dict[str, Any] = dict(parse_overrides(settings or []))
-    if metric is not None:
-        overrides["metric"] = metric
+    overrides = command_line_settings(settings or [], metric=metric)
     runs = study_runs(study, storage, top_k) if study is not None else list(run or [])
     result = make_submission(
         runs,
@@ -170,7 +170,9 @@ def score_command(
         Path | None,
         typer.Option("--answers", help="Answer key CSV (default: the competition's)."),
     ] = None,
-    metric: str | None = metric_option("default: the submission's, else by its shape"),
+    metric: Annotated[
+        str | None, metric_option("default: the submission's, else by its shape")
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Local leaderboard score against an answer key, by the competition's metric; saved in

@@ -10,29 +10,20 @@ from toolkit.cli._common import (
     CompetitionArg,
     JsonOption,
     QuietOption,
+    budget_option,
     format_score,
+    format_seconds,
     load_competition_arg,
     metric_option,
     metric_title,
-    parse_duration,
     print_json,
+    set_option,
     stderr,
     stdout,
     table,
 )
 
 runs_app = typer.Typer(help="List and inspect training runs.", invoke_without_command=True)
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        help="key=value: a training field (lr=0.01, epochs=5), a data or submission setting "
-        "(data.image_size=96, data.resize=pad, submission.kind=probability) or a plugin "
-        "parameter (encoder.embedding_dim=64, loss.margin=0.5, head.dropout=0.1). Repeatable.",
-    ),
-]
 
 
 def train_command(
@@ -55,41 +46,38 @@ def train_command(
             "fastnet-supcon-probe. --encoder/--loss/--head/--set still override it.",
         ),
     ] = None,
-    settings: SetOption = None,
-    metric: str | None = metric_option("default: by the submission's shape"),
+    settings: Annotated[
+        list[str] | None,
+        set_option(
+            "key=value: a training field (lr=0.01, epochs=5), a data or submission setting "
+            "(data.image_size=96, data.resize=pad, submission.kind=probability) or a plugin "
+            "parameter (encoder.embedding_dim=64, loss.margin=0.5, head.dropout=0.1)."
+        ),
+    ] = None,
+    metric: Annotated[str | None, metric_option("default: by the submission's shape")] = None,
     budget: Annotated[
         str | None,
-        typer.Option(
-            "--budget",
-            help="Wall-clock budget (e.g. 90s, 10m, 1h); the schedule is shaped to end with it.",
+        budget_option(
+            "Wall-clock budget (e.g. 90s, 10m, 1h); the schedule is shaped to end with it."
         ),
     ] = None,
     quiet: QuietOption = False,
     json: JsonOption = False,
 ) -> None:
     """Train one model (encoder + loss + head) on a competition and save a run folder."""
-    from toolkit.train import TrainConfig, apply_overrides, parse_overrides, train
+    from toolkit.train import train
+    from toolkit.train.compose import command_line_settings, compose_config
     from toolkit.train.distributed import World
 
     main_rank = World.from_env().is_main  # under torchrun only rank 0 speaks
     quiet = quiet or not main_rank
-    base = TrainConfig()
-    overrides: dict[str, Any] = {}
-    if recipe is not None:
-        from toolkit.train.recipes import get_recipe
-
-        chosen = get_recipe(recipe)
-        base = TrainConfig(encoder=chosen.encoder, loss=chosen.loss, head=chosen.head)
-        overrides.update(chosen.overrides(encoder=encoder, loss=loss, head=head))
-    overrides.update(parse_overrides(settings or []))
-    if budget is not None:
-        overrides["budget"] = parse_duration(budget)
-    if metric is not None:
-        overrides["metric"] = metric
-    base = TrainConfig(
-        encoder=encoder or base.encoder, loss=loss or base.loss, head=head or base.head
+    config = compose_config(
+        recipe=recipe,
+        encoder=encoder,
+        loss=loss,
+        head=head,
+        settings=command_line_settings(settings or [], budget=budget, metric=metric),
     )
-    config = apply_overrides(base, overrides)
     comp = load_competition_arg(competition, quiet=quiet, config=config)
     result = train(config, comp, quiet=quiet, extra={"recipe": recipe} if recipe else None)
     if not main_rank:
@@ -126,7 +114,7 @@ def runs_list(ctx: typer.Context, json: JsonOption = False) -> None:
                 format_score(m.get("val_score", m.get("val_acc")), m.get("metric")),
                 format_score(m.get("test_score", m.get("test_acc")), m.get("metric")),
                 r.get("status"),
-                _secs(r.get("duration_s")),
+                format_seconds(r.get("duration_s")),
             )
         )
     stdout().print(
@@ -172,7 +160,7 @@ def runs_show(
     metrics = record.get("metrics") or {}
     mrows = _metric_rows(metrics)
     per_class = metrics.get("per_class_val_acc") or {}
-    mrows += [(f"val acc [{c}]", _pct(v)) for c, v in per_class.items()]
+    mrows += [(f"val acc [{c}]", format_score(v, "accuracy")) for c, v in per_class.items()]
     console.print(table("Metrics", ["metric", "value"], mrows))
     console.print(table("Artifacts", ["file"], [(str(run.path / f),) for f in files]))
 
@@ -185,21 +173,10 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         if isinstance(value, dict) or key == "metric":
             continue
         if key in ("val_score", "test_score"):
-            label = f"{key[:-6]} {metric_title(name)}"
-            rows.append((label, format_score(value, name)))
-        else:
-            rows.append((key, _pct(value)))
+            rows.append((f"{key[:-6]} {metric_title(name)}", format_score(value, name)))
+        else:  # train_acc, val_acc, val_knn_acc, ...: accuracies, shown as percentages
+            rows.append((key, format_score(value, key)))
     return rows
-
-
-def _pct(value: Any) -> str:
-    if isinstance(value, float) and 0 <= value <= 1:
-        return f"{100 * value:.2f}%"
-    return "" if value is None else str(value)
-
-
-def _secs(value: Any) -> str:
-    return "" if value is None else f"{float(value):.1f}s"
 
 
 def _key_params(cfg: dict[str, Any]) -> str:

@@ -10,11 +10,16 @@ import typer
 from toolkit.cli._common import (
     JsonOption,
     QuietOption,
+    StorageOption,
+    TrialsOption,
+    WorkersOption,
     format_score,
+    format_seconds,
     metric_option,
     metric_title,
     parse_duration,
     print_json,
+    seed_option,
     set_option,
     stderr,
     stdout,
@@ -23,30 +28,17 @@ from toolkit.cli._common import (
 
 study_app = typer.Typer(help="List, show and plot tuning studies.", no_args_is_help=True)
 
-StorageOption = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        help="Optuna storage: a SQLAlchemy URL (postgresql://user@host/db) or a journal file; "
-        "default: studies/<name>.journal.",
-    ),
-]
-
 
 def tune_command(
     study_file: Annotated[Path, typer.Argument(help="Study TOML file (see studies/).")],
     competition: Annotated[
         str | None, typer.Argument(help="Competition folder (default: the study's).")
     ] = None,
-    trials: Annotated[
-        int | None, typer.Option("--trials", "-n", help="Finished trials wanted in total.")
-    ] = None,
+    trials: TrialsOption = None,
     timeout: Annotated[
         str | None, typer.Option("--timeout", help="Stop starting trials after this (10m).")
     ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", "-w", help="Worker processes on this machine.")
-    ] = 1,
+    workers: WorkersOption = 1,
     storage: StorageOption = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Study name (default: the file's).")
@@ -55,22 +47,28 @@ def tune_command(
         str | None,
         typer.Option("--pruner", help="asha, hyperband, median or none (default: the study's)."),
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Sampler seed (default: the study's).")
+    seed: Annotated[int | None, seed_option("Sampler seed (default: the study's).")] = None,
+    metric: Annotated[
+        str | None, metric_option("default: the study's, else by the submission's shape")
     ] = None,
-    metric: str | None = metric_option("default: the study's, else by the submission's shape"),
-    settings: list[str] | None = set_option(
-        "key=value added to the study's [fixed] settings (every trial), e.g. data.image_size=96."
-    ),
+    settings: Annotated[
+        list[str] | None,
+        set_option(
+            "key=value added to the study's \\[fixed] settings (every trial), "
+            "e.g. data.image_size=96."
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Tune a study: each trial trains a run; rerun the same command to resume."""
     from toolkit.cli._common import load_competition_arg
+    from toolkit.train.compose import command_line_settings
     from toolkit.train.torchrun import launched_by_torchrun
-    from toolkit.tune import load_spec, redact, tune
+    from toolkit.tune import load_spec, redact, tune, with_fixed
+    from toolkit.tune.launch import check_parallelism
     from toolkit.tune.storage import default_url
 
-    _one_parallelism(workers)
+    check_parallelism(workers)  # before any work: one kind of parallelism per command
     if launched_by_torchrun():  # each trial trains on every process; only rank 0 speaks
         from toolkit.train.distributed import World
 
@@ -81,16 +79,11 @@ def tune_command(
         "pruner": pruner,
         "seed": seed,
         "metric": metric,
+        "timeout": None if timeout is None else parse_duration(timeout),
     }
-    if timeout is not None:
-        overrides["timeout"] = parse_duration(timeout)
     spec = load_spec(study_file, overrides=overrides)
     if settings:
-        import dataclasses
-
-        from toolkit.train.config import parse_overrides
-
-        spec = dataclasses.replace(spec, fixed={**spec.fixed, **parse_overrides(settings)})
+        spec = with_fixed(spec, command_line_settings(settings))
     comp_path = competition or spec.competition
     if comp_path is None:
         comp_path = str(load_competition_arg(None, quiet=quiet).root)
@@ -100,35 +93,9 @@ def tune_command(
             f"study [bold]{spec.name}[/bold]: {spec.trials} trials, {workers} worker(s), "
             f"storage {redact(url)}"
         )
-    tune(
-        spec,
-        study_file,
-        comp_path,
-        storage=url,
-        workers=workers,
-        quiet=quiet,
-    )
+    tune(spec, comp_path, storage=url, workers=workers, quiet=quiet)
     if not quiet:
-        _show(spec.name, url, json=False)
-
-
-def _one_parallelism(workers: int) -> None:
-    """Under torchrun each trial trains on all its processes: ``--workers`` is refused there.
-
-    Worker processes started by ``--workers`` must not look like torchrun ranks either, so any
-    torchrun variables in the environment are dropped before they start.
-    """
-    from toolkit.errors import ToolkitError
-    from toolkit.train.torchrun import forget_torchrun, launched_by_torchrun
-
-    if launched_by_torchrun():
-        if workers != 1:
-            raise ToolkitError(
-                f"--workers {workers} under torchrun: use one or the other (torchrun trains "
-                "each trial on all its processes; --workers runs trials side by side)."
-            )
-    elif workers > 1:
-        forget_torchrun()
+        show_study(spec.name, url, json=False)
 
 
 @study_app.command("list")
@@ -182,7 +149,7 @@ def study_show(
     json: JsonOption = False,
 ) -> None:
     """The trials of a study; the best one highlighted."""
-    _show(name, storage, json=json)
+    show_study(name, storage, json=json)
 
 
 @study_app.command("plot")
@@ -198,7 +165,8 @@ def study_plot(
         stdout().print(f"wrote {path}")
 
 
-def _show(name: str, storage: str | None, *, json: bool) -> None:
+def show_study(name: str, storage: str | None, *, json: bool) -> None:
+    """Print a study's trials as a table (the best one starred), or as JSON."""
     from rich.markup import escape
 
     from toolkit.tune import trial_rows
@@ -217,7 +185,7 @@ def _show(name: str, storage: str | None, *, json: bool) -> None:
                 state,
                 escape(_params(r["params"])),
                 format_score(r["value"], r.get("metric")),
-                "" if r["duration_s"] is None else f"{r['duration_s']:.1f}s",
+                format_seconds(r["duration_s"]),
                 r["run_id"] or "",
                 escape(r["error"] or ""),
             )

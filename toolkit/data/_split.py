@@ -12,7 +12,7 @@ from toolkit.data._tables import preview
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:
-    from toolkit.data import Competition
+    from toolkit.data._competition import Competition
 
 
 def split_validation(
@@ -74,13 +74,14 @@ def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:
     return n_val
 
 
-def select_classes(
+def class_subset(
     comp: Competition, names: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-    """The train images and labels of the chosen classes (all when ``names`` is empty)."""
+) -> tuple[np.ndarray | None, np.ndarray, list[Any]]:
+    """(indices kept or None for all, labels re-numbered 0..K-1, class names) of the chosen
+    classes (all when ``names`` is empty). Reads labels only: no image is touched."""
     classes = list(comp.classes)
     if not names:
-        return comp.x_train, np.asarray(comp.y_train), classes
+        return None, np.asarray(comp.y_train), classes
     lookup = {str(c): i for i, c in enumerate(classes)}
     missing = [n for n in names if n not in lookup]
     if missing or len(set(names)) != len(names) or len(names) < 2:
@@ -93,4 +94,12 @@ def select_classes(
     keep = np.flatnonzero(np.isin(y, chosen))
     remap = np.full(len(classes), -1, dtype=np.int64)
     remap[chosen] = np.arange(len(chosen))
-    return comp.x_train[keep], remap[y[keep]], [classes[i] for i in chosen]
+    return keep, remap[y[keep]], [classes[i] for i in chosen]
+
+
+def select_classes(
+    comp: Competition, names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The train images and labels of the chosen classes (all when ``names`` is empty)."""
+    keep, y, classes = class_subset(comp, names)
+    return (comp.x_train if keep is None else comp.x_train[keep]), y, classes

@@ -1,48 +1,79 @@
-"""The plugin registry: one generic :class:`Registry` and three instances.
+"""The plugin registry: one generic :class:`Registry` and three typed instances.
 
 ``encoders``, ``losses`` and ``heads`` are filled from entry points (groups
 ``toolkit.encoders``, ``toolkit.losses``, ``toolkit.heads``) and from plugin paths the user
-names. See :mod:`toolkit.registry._registry` for the contract.
+names. See :mod:`toolkit.registry._registry` for how, and :mod:`toolkit.registry.contracts`
+for what every built plugin provides (checked by ``create``).
 """
 
-from toolkit.registry import _discovery
-from toolkit.registry._discovery import add_plugin_paths, broken_files
+from typing import Any
+
+from toolkit.registry import _discovery, contracts
+from toolkit.registry._discovery import add_plugin_paths, broken_files, plugin_paths
 from toolkit.registry._info import ParamInfo, PluginInfo
 from toolkit.registry._registry import Registry
 from toolkit.registry._scaffold import scaffold
 from toolkit.registry._space import Choice, Dimension, Float, Int, dimension_from_dict
+from toolkit.registry.contracts import (
+    EmbeddingLoss,
+    Encoder,
+    Head,
+    LogitLoss,
+    Loss,
+    LossTarget,
+    data_config,
+    preferred_image_size,
+    weight_source_params,
+)
 
 __all__ = [
     "KINDS",
     "Choice",
     "Dimension",
+    "EmbeddingLoss",
+    "Encoder",
     "Float",
+    "Head",
     "Int",
+    "LogitLoss",
+    "Loss",
+    "LossTarget",
     "ParamInfo",
     "PluginInfo",
     "Registry",
     "add_plugin_paths",
     "all_infos",
     "broken_files",
+    "contracts",
+    "data_config",
     "dimension_from_dict",
     "encoders",
     "find_info",
     "heads",
     "losses",
+    "plugin_paths",
+    "preferred_image_size",
     "registry_for",
     "scaffold",
+    "weight_source_params",
 ]
 
 # Context arguments are supplied by the core, never by the user.
-encoders: Registry = Registry("encoder", "toolkit.encoders", context=("in_channels", "image_size"))
-losses: Registry = Registry("loss", "toolkit.losses", context=("num_classes",))
-heads: Registry = Registry("head", "toolkit.heads", context=("in_features", "num_classes"))
+encoders: Registry[Encoder] = Registry(
+    "encoder", "toolkit.encoders", context=("in_channels", "image_size"), contract=Encoder
+)
+losses: Registry[Loss] = Registry(
+    "loss", "toolkit.losses", context=("num_classes",), contract=Loss
+)
+heads: Registry[Head] = Registry(
+    "head", "toolkit.heads", context=("in_features", "num_classes"), contract=Head
+)
 
-KINDS: dict[str, Registry] = {"encoder": encoders, "loss": losses, "head": heads}
-_discovery.REGISTRIES.extend(KINDS.values())
+KINDS: dict[str, Registry[Any]] = {"encoder": encoders, "loss": losses, "head": heads}
+_discovery.track(encoders, losses, heads)
 
 
-def registry_for(kind: str) -> Registry:
+def registry_for(kind: str) -> Registry[Any]:
     """The registry of ``kind`` ("encoder", "loss" or "head"; plurals accepted)."""
     from toolkit.errors import ToolkitError
 

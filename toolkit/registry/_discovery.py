@@ -3,6 +3,10 @@
 Plugins only ever come from these two places (never from the working directory or any
 implicit search): the entry-point groups of installed distributions, and files or folders
 given with ``--plugins PATH`` or ``$TOOLKIT_PLUGINS`` (``os.pathsep``-separated).
+
+Dependencies point one way: registries call this module (``ensure``, ``loading``,
+``current_source``); this module knows registries only as :class:`Discoverable`, and
+``toolkit.registry`` hands it the three it fills with :func:`track`.
 """
 
 from __future__ import annotations
@@ -12,19 +16,33 @@ import hashlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from toolkit.errors import ToolkitError
 
-if TYPE_CHECKING:
-    from toolkit.registry._registry import Registry
-
 ENV_VAR = "TOOLKIT_PLUGINS"
 
-REGISTRIES: list[Registry] = []  # filled by toolkit.registry at import
+
+class Discoverable(Protocol):
+    """What discovery needs of a registry (:class:`toolkit.registry.Registry` is one)."""
+
+    group: str  # the entry-point group, e.g. "toolkit.encoders"
+
+    def add_entry_point(
+        self, name: str, source: str, target: str, loader: Callable[[], Any], version: str
+    ) -> None:
+        """Record an entry point without importing it."""
+        ...
+
+    def clear(self) -> None:
+        """Forget every entry (registered and discovered)."""
+        ...
+
+
+_registries: list[Discoverable] = []  # the registries discovery fills, in order
 _source: ContextVar[str | None] = ContextVar("toolkit_plugin_source", default=None)
 _state = {"discovered": False, "env_read": False}
 _paths: list[Path] = []  # plugin paths named by the user, in order
@@ -45,6 +63,16 @@ def loading(source: str) -> Iterator[None]:
         yield
     finally:
         _source.reset(token)
+
+
+def track(*registries: Discoverable) -> None:
+    """Have discovery fill ``registries`` (and clear them on :func:`reset`)."""
+    _registries.extend(r for r in registries if r not in _registries)
+
+
+def plugin_paths() -> tuple[str, ...]:
+    """The plugin files and folders named so far (``--plugins``, ``$TOOLKIT_PLUGINS``)."""
+    return tuple(str(p) for p in _paths)
 
 
 def add_plugin_paths(paths: list[str] | tuple[str, ...]) -> None:
@@ -89,19 +117,19 @@ def reset() -> None:
     _paths.clear()
     _loaded_files.clear()
     broken_files.clear()
-    for registry in REGISTRIES:
-        registry._entries.clear()
+    for registry in _registries:
+        registry.clear()
 
 
 def _discover_entry_points() -> None:
     from importlib.metadata import entry_points
 
-    for registry in REGISTRIES:
+    for registry in _registries:
         for ep in entry_points(group=registry.group):
             dist = getattr(ep, "dist", None)
             source = dist.name if dist is not None else "<unknown distribution>"
             version = dist.version if dist is not None else ""
-            registry._add_lazy(ep.name, source, ep.value, ep.load, version)
+            registry.add_entry_point(ep.name, source, ep.value, ep.load, version)
 
 
 def plugin_files(path: Path) -> list[Path]:

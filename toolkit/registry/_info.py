@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from toolkit.registry._space import Dimension
 
@@ -21,6 +21,13 @@ class ParamInfo:
     name: str
     default: Any  # inspect.Parameter.empty when required
     annotation: str  # as written in the signature, e.g. "float"
+
+    @classmethod
+    def of(cls, param: inspect.Parameter) -> ParamInfo:
+        """The parameter as a factory's signature declares it."""
+        ann = param.annotation
+        text = "" if ann is param.empty else (ann if isinstance(ann, str) else _type_name(ann))
+        return cls(param.name, param.default, text)
 
     @property
     def required(self) -> bool:
@@ -88,3 +95,16 @@ class PluginInfo:
             status=data.get("status", "ok"),
             error=data.get("error"),
         )
+
+
+def summary_of(obj: Any) -> str:
+    """The first line of ``obj``'s docstring ("" without one): its summary in listings."""
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _type_name(ann: Any) -> str:
+    # list[int].__name__ is "list": only a plain class may be shown by its bare name.
+    if isinstance(ann, type) and not get_args(ann):
+        return ann.__name__
+    return str(ann).replace("typing.", "")

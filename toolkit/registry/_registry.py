@@ -10,6 +10,10 @@ Who calls what:
   imported when a registry is first consulted.
 - The core calls ``create(name, **params)``; unknown names and parameters raise
   :class:`~toolkit.errors.ToolkitError` naming the closest matches / the accepted parameters.
+  What it builds is checked once against the registry's contract (:mod:`.contracts`), so
+  ``create`` returns a typed product: ``encoders.create(...)`` is an ``Encoder``.
+
+This module uses :mod:`._discovery` and :mod:`.contracts`; neither imports it back.
 """
 
 from __future__ import annotations
@@ -19,14 +23,16 @@ import fnmatch
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, get_args, overload
+from typing import Any, Generic, TypeVar, overload
 
+import toolkit.registry._discovery as _discovery
 from toolkit.errors import ToolkitError
-from toolkit.registry import _discovery
-from toolkit.registry._info import ParamInfo, PluginInfo
+from toolkit.registry._info import ParamInfo, PluginInfo, summary_of
 from toolkit.registry._space import Choice, Dimension, Float, Int
+from toolkit.registry.contracts import check as check_contract
 
-T = TypeVar("T", bound=Callable[..., Any])
+P = TypeVar("P")  # what the registry's factories build: Encoder, Loss, Head
+T = TypeVar("T", bound=Callable[..., Any])  # a factory, returned unchanged by register
 
 VARIANT_PARAM = (
     "variant"  # a factory taking this can be named "<name>:<variant>", e.g. timm:resnet18
@@ -47,17 +53,25 @@ class _Entry:
     version: str = ""  # the distribution's version (entry points), for the listing cache
 
 
-class Registry(Generic[T]):
-    """Names -> plugin factories of one kind.
+class Registry(Generic[P]):
+    """Names -> factories of one kind of plugin, each building a ``P``.
 
     ``context`` names the factory arguments the core supplies (e.g. an encoder's
-    ``in_channels``); they are not user parameters and are not tunable.
+    ``in_channels``); they are not user parameters and are not tunable. ``contract`` is the
+    Protocol (:mod:`.contracts`) every built plugin is checked against; None checks nothing.
     """
 
-    def __init__(self, kind: str, group: str, context: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        context: tuple[str, ...] = (),
+        contract: type | None = None,
+    ) -> None:
         self.kind = kind
         self.group = group
         self.context = context
+        self.contract = contract
         self._entries: dict[str, _Entry] = {}
         # Spaces given to register(), by object id; kept across _discovery.reset() so an entry
         # point whose module was already imported (no decorator re-run) keeps its space.
@@ -125,7 +139,7 @@ class Registry(Generic[T]):
             )
         self._entries[name] = _Entry(name=name, source=source, target=target, obj=obj, space=space)
 
-    def _add_lazy(
+    def add_entry_point(
         self, name: str, source: str, target: str, loader: Callable[[], Any], version: str = ""
     ) -> None:
         """Record an entry point without importing it (called by discovery)."""
@@ -151,6 +165,10 @@ class Registry(Generic[T]):
         """Forget ``name`` (for tests and interactive sessions)."""
         self._entries.pop(name, None)
 
+    def clear(self) -> None:
+        """Forget every name; the next lookup rediscovers entry points (discovery's reset)."""
+        self._entries.clear()
+
     # -- lookup ----------------------------------------------------------------------------
 
     def names(self, pattern: str = "*") -> list[str]:
@@ -162,17 +180,19 @@ class Registry(Generic[T]):
         _discovery.ensure()
         return _split_variant(name)[0] in self._entries
 
-    def get(self, name: str) -> Callable[..., Any]:
+    def get(self, name: str) -> Callable[..., P]:
         """The factory registered as ``name`` (imported on first use)."""
         return self._load(self._entry(_split_variant(name)[0]))
 
-    def create(self, name: str, /, **params: Any) -> Any:
-        """Build the plugin ``name`` with ``params`` (context arguments included).
+    def create(self, name: str, /, **params: Any) -> P:
+        """Build the plugin ``name`` with ``params`` (context arguments included) and check
+        it against the contract once.
 
         ``name`` may be ``base:variant`` when the factory takes a ``variant`` parameter.
         """
         base, variant = _split_variant(name)
-        factory = self.get(base)
+        entry = self._entry(base)
+        factory = self._load(entry)
         if variant is not None:
             if VARIANT_PARAM not in inspect.signature(factory).parameters:
                 raise ToolkitError(
@@ -181,7 +201,10 @@ class Registry(Generic[T]):
                 )
             params = {VARIANT_PARAM: variant, **params}
         self.check_params(name, params, allow_context=True)
-        return factory(**params)
+        built = factory(**params)
+        if self.contract is not None:
+            check_contract(self.contract, built, kind=self.kind, name=name, target=entry.target)
+        return built
 
     def check_params(
         self, name: str, params: Mapping[str, Any], *, allow_context: bool = False
@@ -225,7 +248,7 @@ class Registry(Generic[T]):
             kind=self.kind,
             source=entry.source,
             target=entry.target,
-            summary=_summary(obj),
+            summary=summary_of(obj),
             params=params,
             space=dict(entry.space),
         )
@@ -347,9 +370,7 @@ class Registry(Generic[T]):
                 )
             if not include_context and p.name in self.context:
                 continue
-            ann = p.annotation
-            text = "" if ann is p.empty else (ann if isinstance(ann, str) else _type_name(ann))
-            out.append(ParamInfo(p.name, p.default, text))
+            out.append(ParamInfo.of(p))
         return tuple(out)
 
 
@@ -365,18 +386,6 @@ def _check_name(kind: str, name: str) -> None:
 def _split_variant(name: str) -> tuple[str, str | None]:
     base, sep, variant = name.partition(":")
     return (base, variant) if sep else (name, None)
-
-
-def _summary(obj: Any) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
-def _type_name(ann: Any) -> str:
-    # list[int].__name__ is "list": only a plain class may be shown by its bare name.
-    if isinstance(ann, type) and not get_args(ann):
-        return ann.__name__
-    return str(ann).replace("typing.", "")
 
 
 def _module_of(target: str) -> str:

@@ -1,13 +1,15 @@
 """``tk plugins new``: write a working plugin file and a test for it.
 
-The templates follow the plugin contracts (see the README's "Writing a plugin"):
-- encoder: ``factory(in_channels, image_size, **params) -> nn.Module`` with ``out_dim``;
+The templates meet the plugin contracts of :mod:`toolkit.registry.contracts` (docs/PLUGINS.md)
+and declare each contract member explicitly, with a comment:
+- encoder: ``factory(in_channels, image_size, **params)`` with ``out_dim``;
   ``forward((B, C, H, W) float) -> (B, out_dim)``.
-- loss: ``factory(num_classes, **params) -> nn.Module`` with ``target`` ("logits" or
-  "embeddings"), ``l2`` (the L2 penalty lambda on trained weights) and, for logit losses,
-  ``logits_dim(num_classes)``; ``forward(outputs, labels) -> scalar``.
-- head: ``factory(in_features, num_classes, **params) -> nn.Module`` with ``trains_encoder``;
+- loss: ``factory(num_classes, **params)`` with ``target = "logits"``, ``logits_dim`` and
+  ``probabilities``; ``forward(logits, labels) -> scalar``. (An embeddings loss sets
+  ``target = "embeddings"`` and ``balanced_batches`` instead.)
+- head: ``factory(in_features, num_classes, **params)`` with ``trains_encoder``;
   ``forward((B, D)) -> (B, num_classes)`` logits.
+Training settings (the L2 penalty, learning rates) are not plugin parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from pathlib import Path
 
 from toolkit.errors import ToolkitError
 
-_ENCODER = '''"""{title}: a toolkit encoder plugin (load it with `tk --plugins {folder} ...`)."""
+_ENCODER = '''"""{title}: a toolkit encoder plugin.
+
+Load it with `tk --plugins {folder} ...`.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +32,14 @@ from torch import nn
 from toolkit.registry import Float, Int, encoders
 
 
-@encoders.register("{name}", space={{"width": Int(16, 128, log=True), "dropout": Float(0.0, 0.5)}})
+@encoders.register(
+    "{name}",
+    space={{"width": Int(16, 128, log=True), "dropout": Float(0.0, 0.5)}},
+)
 class {cls}(nn.Module):
     """{title}: conv -> BN -> ReLU -> global average pool -> linear embedding."""
+
+    out_dim: int  # contract (Encoder): the size D of the (B, D) features forward returns
 
     def __init__(
         self,
@@ -55,7 +65,10 @@ class {cls}(nn.Module):
         return self.features(x)
 '''
 
-_LOSS = '''"""{title}: a toolkit loss plugin (load it with `tk --plugins {folder} ...`)."""
+_LOSS = '''"""{title}: a toolkit loss plugin.
+
+Load it with `tk --plugins {folder} ...`.
+"""
 
 from __future__ import annotations
 
@@ -63,32 +76,41 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from toolkit.registry import Float, losses
+from toolkit.registry import Float, LossTarget, losses
 
 
-@losses.register(
-    "{name}", space={{"smoothing": Float(0.0, 0.3), "l2": Float(1e-6, 0.1, log=True)}}
-)
+@losses.register("{name}", space={{"smoothing": Float(0.0, 0.3)}})
 class {cls}(nn.Module):
     """{title}: cross-entropy on the head's logits with label smoothing."""
 
-    target = "logits"  # the loss consumes classifier logits, not embeddings
+    target: LossTarget = "logits"  # contract (Loss): consumes the head's logits, not embeddings
 
-    def __init__(self, num_classes: int, smoothing: float = 0.1, l2: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        smoothing: float = 0.1,  # label smoothing, in [0, 1)
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.smoothing = smoothing  # label smoothing in [0, 1)
-        self.l2 = l2  # L2 penalty lambda on the trained weights, added by the core
+        self.smoothing = smoothing
 
-    def logits_dim(self, num_classes: int) -> int:
+    def logits_dim(self, num_classes: int) -> int:  # contract (LogitLoss)
+        """How many logits the head must produce: one per class."""
         return num_classes
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:  # contract: (B, K) -> (B, K)
+        """Class probabilities from the logits; rows sum to 1."""
+        return logits.float().softmax(dim=1)
 
     def forward(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         # outputs: (B, num_classes) logits; labels: (B,) int64
         return F.cross_entropy(outputs, labels, label_smoothing=self.smoothing)
 '''
 
-_HEAD = '''"""{title}: a toolkit head plugin (load it with `tk --plugins {folder} ...`)."""
+_HEAD = '''"""{title}: a toolkit head plugin.
+
+Load it with `tk --plugins {folder} ...`.
+"""
 
 from __future__ import annotations
 
@@ -102,7 +124,7 @@ from toolkit.registry import Float, heads
 class {cls}(nn.Module):
     """{title}: dropout + linear classifier on frozen encoder features."""
 
-    trains_encoder = False  # the encoder stays frozen; features are extracted once
+    trains_encoder: bool = False  # contract (Head): the encoder stays frozen; features cached
 
     def __init__(self, in_features: int, num_classes: int, dropout: float = 0.1) -> None:
         super().__init__()
@@ -147,7 +169,9 @@ _BODIES = {
     loss = loss_fn(logits, labels)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
-    assert logits.grad is not None""",
+    assert logits.grad is not None
+    probs = loss_fn.probabilities(logits.detach())
+    assert probs.shape == (8, 5) and torch.allclose(probs.sum(dim=1), torch.ones(8))""",
     "head": """    head = heads.create("{name}", in_features=12, num_classes=5)
     feats = torch.randn(6, 12)
     out = head(feats)

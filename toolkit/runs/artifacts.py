@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from toolkit import io
+from toolkit.runs.results import FinalMetrics
 from toolkit.runs.store import RunDir
-
-if TYPE_CHECKING:
-    from toolkit.train.final import FinalMetrics
 
 TSNE_POINTS = 2000  # validation embeddings shown in the t-SNE plot at most
 

@@ -2,14 +2,14 @@
 
 ``save`` writes ``checkpoint.safetensors`` (keys ``encoder.*`` and ``head.*``) and
 ``checkpoint.json`` (plugins, parameters, classes, input shape, normalisation statistics).
-``load_model`` rebuilds encoder and head through the registries and loads the weights.
+``toolkit.train.model.load_model`` rebuilds encoder and head from them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ def read_meta(run: RunDir) -> dict[str, Any]:
 
 
 def encoder_weights(source: str) -> dict[str, torch.Tensor]:
-    """Encoder weights from a run id/folder or a .safetensors file (for ``head.init_from``)."""
+    """Encoder weights from a run id/folder or a .safetensors file (the ``init_from`` setting)."""
     path = Path(source).expanduser()
     if path.is_file():
         tensors = read_tensors(path)
@@ -99,82 +99,45 @@ def encoder_weights(source: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
-@dataclass
-class LoadedModel:
-    """An encoder + head rebuilt from a checkpoint, ready to predict."""
+def describe(
+    config: Mapping[str, Any],
+    *,
+    classes: list[Any],
+    in_channels: int,
+    image_size: int,
+    in_features: int,
+    logits_dim: int,
+    head_loss: str,
+    head_loss_params: Mapping[str, Any],
+    normalizer: Mapping[str, list[float]],
+    fingerprint: str,
+) -> dict[str, Any]:
+    """The JSON beside the weights: enough to rebuild and use the model without the config.
 
-    encoder: nn.Module
-    head: nn.Module
-    loss: nn.Module  # gives probabilities(logits) for logit losses
-    meta: dict[str, Any]
-
-    @property
-    def classes(self) -> list[Any]:
-        """Class labels in their original form (index i = probability column i)."""
-        return list(self.meta["classes"])
-
-    def predict_probs(self, x: Any, *, tta: bool = False, chunk: int = 8192) -> Any:
-        """Class probabilities (N, K) for uint8 images (N, C, H, W), streamed in chunks.
-
-        ``tta`` also averages over the horizontal flip (in feature space, as in training).
-        """
-        from toolkit.train.batches import Normalizer
-        from toolkit.train.final import predict_probs
-
-        stats = self.meta["normalizer"]
-        device = next(self.head.parameters()).device
-        norm = Normalizer(
-            torch.tensor(stats["mean"], device=device), torch.tensor(stats["std"], device=device)
-        )
-        return predict_probs(
-            self.encoder, self.head, self.loss, norm, x, device=device, tta=tta, chunk=chunk
-        )
-
-
-def load_model(run_id: str, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the best model of a run (by id, prefix or folder)."""
-    from toolkit.registry import encoders, heads, losses
-
-    run = find_run(run_id)
-    meta = read_meta(run)
-    tensors = read_tensors(run.file(CHECKPOINT))
-    if file_sha256(run.file(CHECKPOINT)) != meta.get("sha256"):
-        raise ToolkitError(f"checkpoint of run {run.id} does not match its recorded hash.")
-    encoder = encoders.create(
-        meta["encoder"],
-        in_channels=meta["in_channels"],
-        image_size=meta["image_size"],
-        **_without_weight_sources(meta["encoder"], meta["encoder_params"]),
-    )
-    head_params = {k: v for k, v in meta["head_params"].items() if k != "init_from"}
-    head = heads.create(
-        meta["head"],
-        in_features=meta["in_features"],
-        num_classes=meta["logits_dim"],
-        **head_params,
-    )
-    loss = losses.create(
-        meta["head_loss"], num_classes=meta["num_classes"], **meta["head_loss_params"]
-    )
-    _load_into(encoder, tensors, "encoder.", run.id)
-    _load_into(head, tensors, "head.", run.id)
-    encoder.to(device).eval()
-    head.to(device).eval()
-    return LoadedModel(encoder=encoder, head=head, loss=loss, meta=meta)
+    ``config`` is the run's config as a dict; ``normalizer`` the mean/std the model was
+    trained with.
+    """
+    return {
+        "encoder": config["encoder"],
+        "encoder_params": dict(config["encoder_params"]),
+        "head": config["head"],
+        "head_params": dict(config["head_params"]),
+        "head_loss": head_loss,
+        "head_loss_params": dict(head_loss_params),
+        "classes": classes,
+        "num_classes": len(classes),
+        "logits_dim": logits_dim,
+        "in_channels": in_channels,
+        "image_size": image_size,
+        "in_features": in_features,
+        "normalizer": dict(normalizer),
+        "tta": bool(config.get("tta", False)),
+        "data_fingerprint": fingerprint,
+    }
 
 
-def _without_weight_sources(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Encoder parameters minus those naming where initial weights came from (a local file,
-    pretrained weights in the hub cache): the run's own checkpoint holds every weight, so a
-    run folder predicts without them, even after the file moved or the cache was cleared."""
-    from toolkit.registry import encoders
-
-    factory = encoders.get(name.partition(":")[0])
-    sources = tuple(getattr(factory, "weight_source_params", ()))
-    return {k: v for k, v in params.items() if k not in sources}
-
-
-def _load_into(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, rid: str) -> None:
+def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, rid: str) -> None:
+    """Load the ``prefix`` part of a checkpoint's tensors into ``module`` (strictly)."""
     state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     try:
         module.load_state_dict(state, strict=True)

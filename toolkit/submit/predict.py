@@ -1,7 +1,7 @@
 """Test-set probabilities of one run or the average of several, with optional TTA.
 
 A run's checkpoint (linear probe or fine-tuned, whichever the run saved) is rebuilt with
-:func:`toolkit.runs.checkpoint.load_model`. Test-time augmentation averages the probabilities
+:func:`toolkit.train.model.load_model`. Test-time augmentation averages the probabilities
 of the original images with horizontally flipped ones (``predict_probs(tta=True)``) and with
 copies shifted by a few pixels up, down, left and right (edge pixels repeated, no wrap-around).
 Runs are loaded one at a time, so averaging k runs holds one model in memory.
@@ -105,8 +105,8 @@ def predict_members(
     members: Sequence[Member], x: np.ndarray, tta: TTA | None = None, device: str = "auto"
 ) -> np.ndarray:
     """Mean class probabilities (M, K) of all members on uint8 images ``x`` (M, C, H, W)."""
-    from toolkit.runs.checkpoint import load_model
-    from toolkit.train.loop import resolve_device
+    from toolkit.train.device import resolve_device
+    from toolkit.train.model import load_model
 
     dev = resolve_device(device)
     total: np.ndarray | None = None

@@ -1,8 +1,11 @@
 """The run configuration: one frozen dataclass, every field defaulted and explained.
 
-``--set key=value`` overrides (CLI and study files) go through :func:`apply_overrides`:
+``--set key=value`` overrides (CLI and study files) go through :func:`apply_overrides`, and
+every setting key is read by :func:`setting_key`, the one place that knows the grammar:
 ``lr=0.01`` or ``train.lr=0.01`` sets a training field, ``data.classes=cat,dog`` a data field,
-and ``encoder.X`` / ``loss.X`` / ``head.X`` a plugin parameter (checked against the plugin).
+``submission.kind=top-k`` a submission field, and ``encoder.X`` / ``loss.X`` / ``head.X`` a
+plugin parameter (checked against the plugin). Durations (``budget``) read ``90s``/``10m``/``1h``
+wherever a setting is read (:func:`parse_duration`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from toolkit.errors import ToolkitError
 
 PLUGIN_SECTIONS = ("encoder", "loss", "head")
+FIELD_SECTIONS = ("train", "data")  # train.X / data.X name the training field X
+# Keys that were plugin parameters before they became training fields; still accepted.
+LEGACY_KEYS = {
+    "loss.l2": "l2",
+    "head.init_from": "init_from",
+    "head.encoder_lr_scale": "encoder_lr_scale",
+}
 DURATION_KEYS = frozenset({"budget"})  # float fields that also read 90s / 10m / 1h
 RESIZE_MODES = ("crop", "pad", "stretch")  # the data stage's modes (toolkit.data.RESIZE_MODES)
 SUBMISSION_KINDS = ("label", "probability", "class-probabilities", "top-k")
@@ -64,6 +74,10 @@ class TrainConfig:
     warmup: float = 0.0  # fraction of training spent warming the learning rate up from 0
     schedule: str = "cosine"  # cosine | linear | constant: decay after warm-up, ending at 0
     label_smoothing: float = 0.0  # used by the head stage's default loss (embedding runs)
+    l2: float = 0.0  # L2 penalty lambda on the trained weight matrices (not biases); 0 = none
+    # Fine-tuning (a head that trains the encoder): the encoder's lr = lr * encoder_lr_scale.
+    encoder_lr_scale: float = 0.0  # 0 = automatic: 1.0, or 0.1 for pretrained weights
+    init_from: str = ""  # fine-tune from this encoder: run id, run folder or .safetensors
 
     # -- evaluation and early stopping ---------------------------------------------------
     eval_every: int = 0  # evaluate every N steps; 0 = once per epoch
@@ -100,6 +114,7 @@ class TrainConfig:
         if unknown:
             raise ToolkitError(f"unknown config keys {unknown}; valid keys: {sorted(names)}.")
         values = dict(data)
+        _migrate_legacy_params(values)
         if "classes" in values:
             values["classes"] = tuple(str(c) for c in values["classes"])
         return cls(**values)
@@ -110,34 +125,68 @@ def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig) if not f.name.endswith("_params")]
 
 
+@dataclass(frozen=True)
+class SettingKey:
+    """Where a setting key points: a training field or a plugin parameter."""
+
+    section: str  # "train" (a TrainConfig field) or a plugin section: encoder | loss | head
+    name: str  # the field's name, or the plugin parameter's name
+
+
+def setting_key(raw: str, *, noun: str = "setting") -> SettingKey:
+    """Read a setting key: the one grammar for ``--set``, study files and search spaces.
+
+    ``lr``, ``train.lr`` and ``data.classes`` name training fields; ``submission.kind`` the
+    field ``submission_kind``; ``encoder.X``/``loss.X``/``head.X`` plugin parameters (checked
+    against the plugin by the registry). An unknown training field is an error with a hint
+    (``noun`` names the key in it: a study file speaks of parameters).
+    """
+    key = raw.strip()
+    key = LEGACY_KEYS.get(key, key)
+    section, dot, rest = key.partition(".")
+    if dot and section in PLUGIN_SECTIONS:
+        return SettingKey(section, rest)
+    if dot and section in FIELD_SECTIONS:
+        key = rest
+    elif dot and section == "submission":
+        key = f"submission_{rest}"
+    if key not in field_names():
+        import difflib
+
+        close = difflib.get_close_matches(key, field_names(), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ToolkitError(
+            f"unknown {noun} '{raw}'{hint}; set a training field such as lr=0.01, or a "
+            "plugin parameter as encoder.NAME=, loss.NAME= or head.NAME=."
+        )
+    return SettingKey("train", key)
+
+
 def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
     """Return ``config`` with ``overrides`` applied; string values are parsed by field type."""
     changes: dict[str, Any] = {}
     params = {s: dict(getattr(config, f"{s}_params")) for s in PLUGIN_SECTIONS}
     hints = get_type_hints(TrainConfig)
     for raw_key, value in overrides.items():
-        key = raw_key.strip()
-        section, dot, rest = key.partition(".")
-        if dot and section in PLUGIN_SECTIONS:
-            params[section][rest] = parse_value(value) if isinstance(value, str) else value
-            continue
-        if dot and section in ("train", "data"):
-            key = rest
-        elif dot and section == "submission":
-            key = f"submission_{rest}"
-        if key not in field_names():
-            import difflib
-
-            close = difflib.get_close_matches(key, field_names(), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ToolkitError(
-                f"unknown setting '{raw_key}'{hint}; set a training field such as lr=0.01, or a "
-                "plugin parameter as encoder.NAME=, loss.NAME= or head.NAME=."
-            )
-        changes[key] = _coerce(key, hints[key], value)
+        key = setting_key(raw_key)
+        if key.section in PLUGIN_SECTIONS:
+            params[key.section][key.name] = parse_value(value) if isinstance(value, str) else value
+        else:
+            changes[key.name] = _coerce(key.name, hints[key.name], value)
     for section in PLUGIN_SECTIONS:
         changes[f"{section}_params"] = params[section]
     return dataclasses.replace(config, **changes)
+
+
+def _migrate_legacy_params(values: dict[str, Any]) -> None:
+    """Move settings that older runs stored as plugin parameters to their training fields."""
+    for legacy, name in LEGACY_KEYS.items():
+        section, _, param = legacy.partition(".")
+        params = values.get(f"{section}_params")
+        if isinstance(params, Mapping) and param in params:
+            rest = dict(params)
+            values.setdefault(name, rest.pop(param))
+            values[f"{section}_params"] = rest
 
 
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -215,6 +264,8 @@ def validate(config: TrainConfig) -> None:
         (0.0 <= config.warmup < 1.0, "warmup must be a fraction in [0, 1)"),
         (config.patience >= 1, "patience must be >= 1"),
         (config.crop_pad >= 0, "crop_pad must be >= 0"),
+        (config.l2 >= 0, "l2 must be >= 0 (0: no penalty)"),
+        (config.encoder_lr_scale >= 0, "encoder_lr_scale must be >= 0 (0: automatic)"),
         (config.head_epochs > 0, "head_epochs must be > 0"),
         (0.0 <= config.rrc_scale < 1.0, "rrc_scale must be in [0, 1); 0 turns it off"),
         (0 <= config.image_size <= 1024, "data.image_size must be 0 (automatic) to 1024"),

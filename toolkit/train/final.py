@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from toolkit.runs.results import FinalMetrics
 from toolkit.train import evaluate as ev
 from toolkit.train.batches import Normalizer
 
@@ -17,47 +17,10 @@ if TYPE_CHECKING:
     from toolkit.data import Competition
     from toolkit.metrics import Metric
     from toolkit.train.config import TrainConfig
+    from toolkit.train.parts import Model, Splits
+    from toolkit.train.stages import Setup
 
 TRAIN_EVAL_SAMPLES = 5_000  # train accuracy is measured on at most this many images
-
-
-@dataclass
-class FinalMetrics:
-    """Everything measured at the end of a run (arrays are saved beside the summary)."""
-
-    classes: list[Any]
-    train_acc: float
-    val_acc: float
-    val_per_class: np.ndarray  # (K,) recall per class
-    confusion: np.ndarray  # (K, K) rows = true class
-    val_probs: np.ndarray  # (Nv, K)
-    val_labels: np.ndarray  # (Nv,)
-    test_probs: np.ndarray  # (M, K), in the competition's test order
-    test_acc: float | None  # when the competition has an answer key
-    knn_acc: float | None  # embedding runs: kNN accuracy of the final embeddings
-    val_embeddings: np.ndarray | None  # embedding runs: (Nv, D) for the t-SNE plot
-    metric: str = "accuracy"  # the competition's metric (toolkit.metrics name)
-    val_score: float | None = None  # that metric on the validation split
-    test_score: float | None = None  # and on the answer key, when there is one
-
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "train_acc": round(self.train_acc, 5),
-            "val_acc": round(self.val_acc, 5),
-            "per_class_val_acc": {
-                str(c): (None if np.isnan(a) else round(float(a), 5))
-                for c, a in zip(self.classes, self.val_per_class, strict=True)
-            },
-        }
-        if self.test_acc is not None:
-            out["test_acc"] = round(self.test_acc, 5)
-        if self.knn_acc is not None:
-            out["val_knn_acc"] = round(self.knn_acc, 5)
-        out["metric"] = self.metric
-        out["val_score"] = _rounded(self.val_score)
-        if self.test_score is not None:
-            out["test_score"] = _rounded(self.test_score)
-        return out
 
 
 @torch.no_grad()
@@ -103,25 +66,13 @@ def predict_probs(
 
 
 def final_metrics(
-    cfg: TrainConfig,
-    comp: Competition,
-    classes: list[Any],
-    encoder: nn.Module,
-    head: nn.Module,
-    head_loss: Any,
-    norm: Normalizer,
-    autocast: Callable[[], Any],
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
-    feats: dict[str, torch.Tensor],
-    embedding_loss: bool,
-    metric: Metric,
+    cfg: TrainConfig, comp: Competition, model: Model, splits: Splits, setup: Setup
 ) -> FinalMetrics:
     """Measure the restored best model on train (a sample), validation and test."""
-    device = train[0].device
-    x_tr, y_tr = train
-    x_va, y_va = val
-    k = len(classes)
+    x_tr, y_tr, x_va, y_va = splits.x_train, splits.y_train, splits.x_val, splits.y_val
+    device, autocast, feats = y_tr.device, setup.autocast, splits.features
+    encoder, head, head_loss, norm = model.encoder, model.head, model.head_loss, model.normalizer
+    k = splits.num_classes
     n_tr = min(len(y_tr), TRAIN_EVAL_SAMPLES)
 
     def probs(x: torch.Tensor, cached: str) -> np.ndarray:
@@ -139,10 +90,9 @@ def final_metrics(
     p_te = predict_probs(
         encoder, head, head_loss, norm, comp.x_test, device=device, tta=cfg.tta, autocast=autocast
     )
-    test_acc = _test_accuracy(comp, classes, p_te)
-    test_score = _test_score(comp, classes, p_te, metric)
+    classes = splits.classes
     knn, emb = None, None
-    if embedding_loss:
+    if model.kinds.embedding_loss:
         n_knn = min(len(y_tr), TRAIN_EVAL_SAMPLES)
         if "train" in feats and not cfg.tta:  # frozen encoder: its features are at hand
             f_tr, f_va = feats["train"][:n_knn], feats["val"]
@@ -160,12 +110,12 @@ def final_metrics(
         val_probs=p_va,
         val_labels=yv,
         test_probs=p_te,
-        test_acc=test_acc,
+        test_acc=_test_accuracy(comp, classes, p_te),
         knn_acc=knn,
         val_embeddings=emb,
-        metric=metric.name,
-        val_score=ev.metric_value(metric, p_va, yv),
-        test_score=test_score,
+        metric=setup.metric.name,
+        val_score=ev.metric_value(setup.metric, p_va, yv),
+        test_score=_test_score(comp, classes, p_te, setup.metric),
     )
 
 
@@ -207,7 +157,3 @@ def _test_score(
         return ev.metric_value(metric, probs[keep], mapped)
     except ToolkitError:
         return None
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None or not np.isfinite(value) else round(float(value), 5)

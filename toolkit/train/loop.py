@@ -1,14 +1,11 @@
-"""The training loop: one function from a config and a competition to a finished run.
+"""The optimisation loop: :func:`fit` runs one stage of a run's plan to its end.
 
-Read :func:`train` top to bottom. A run has one or two stages:
-
-- embedding loss (triplet, supcon): stage ``encoder`` trains the encoder on class-balanced
-  batches, monitored by kNN accuracy on the validation split; then the head stage.
-- head stage: a head that ``trains_encoder`` (finetune) trains encoder + head end to end;
-  otherwise (linear-probe, mlp) features are extracted once and only the head is trained.
-
-Everything stays a tensor on the device; augmentation is batched; the best weights (by the
-stage's validation score) are kept and saved as safetensors in the run folder.
+A stage (:class:`Stage`) is a :class:`~toolkit.train.plan.StagePlan` (how long, which learning
+rate, how often to evaluate) plus what :mod:`toolkit.train.stages` built for it: the modules and
+parameter groups it trains, its step (index batch -> loss), its batches and its evaluation.
+Each step sets the scheduled learning rate, adds the L2 penalty, and steps the optimiser; every
+``eval_every`` steps the stage is scored, the best weights are kept (and restored at the end),
+early stopping is asked, and the tuner's hook may prune the run (:class:`Pruned`).
 
 Under ``torchrun`` (:mod:`.distributed`) every rank runs the same loop on its shard of each
 batch with DistributedDataParallel; rank 0 evaluates and decides, and the ranks agree on the
@@ -17,56 +14,56 @@ budget's progress, so all of them take the same steps and stop together.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import os
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from toolkit.errors import ToolkitError
 from toolkit.runs import checkpoint as ckpt
 from toolkit.runs.store import RunDir
-from toolkit.train.batches import Normalizer
 from toolkit.train.config import TrainConfig
 from toolkit.train.distributed import ABORT, GO, SINGLE, STOP, World, wrap
+from toolkit.train.plan import StagePlan
 from toolkit.train.progress import Progress
 from toolkit.train.schedule import EarlyStopping, lr_factor
 
-Report = Callable[[int, float], None]  # (evaluation index, score); may raise to prune
+# The tuner's hook: called with (evaluation index, value) after each evaluation that reports a
+# value; returning True prunes the run (training stops and raises Pruned).
+Report = Callable[[int, float], bool]
 METRICS_EVERY_S = 2.0  # metrics.csv is rewritten at most this often during training
+
+
+class Pruned(Exception):
+    """The tuner's hook asked to stop this run: it is recorded as pruned, not failed."""
 
 
 @dataclass
 class Stage:
-    """One optimisation stage: what to train, how to step, how to score."""
+    """One stage of the plan, ready to run: what to train, how to step, how to score."""
 
-    name: str  # shown in the progress bar and metrics.csv
+    plan: StagePlan  # name, length, learning rate, evaluations, L2, budget share
     modules: list[nn.Module]  # trained, and snapshotted when the score improves
     groups: list[tuple[list[nn.Parameter], float]]  # (params, lr multiplier)
     step: Callable[[torch.Tensor], torch.Tensor]  # index batch -> scalar loss
     batches: Callable[[torch.Generator], Iterator[torch.Tensor]]  # one epoch of index batches
-    steps_per_epoch: int
     # Must return "score" (higher is better; decides the best weights) and may return "value"
     # (the metric as reported to the pruner and shown; None: not reported).
     evaluate: Callable[[], dict[str, Any]]
-    lr: float
-    epochs: float
-    iterations: int
-    batch_size: int
-    l2: float  # lambda of the L2 penalty on the weight matrices of `modules`
-    deadline: float | None = None  # time.perf_counter() at which the budget ends
+    deadline: float | None = None  # time.perf_counter() at which the stage's budget ends
     eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
-    fixed_length: bool = False  # True: epochs/iterations set the length, a deadline only caps it
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
 
 
 @dataclass
@@ -94,8 +91,7 @@ def fit(stage: Stage, ctx: Context) -> None:
     optimizer = _optimizer(cfg, stage)
     stopper = EarlyStopping(cfg.early_stopping, cfg.patience)
     gen = torch.Generator().manual_seed(cfg.seed + zlib.crc32(stage.name.encode()) % 99991)
-    total = stage.iterations or max(1, math.ceil(stage.epochs * stage.steps_per_epoch))
-    eval_every = cfg.eval_every or stage.steps_per_epoch
+    total, eval_every = stage.plan.steps, stage.plan.eval_every
     weights = [p for m in stage.modules for n, p in m.named_parameters() if _is_weight(n, p)]
     ctx.progress.stage(stage.name)
     for m in stage.modules:
@@ -137,15 +133,15 @@ def _loop(
         loss_sum, loss_n, images, t_train = torch.zeros((), device=ctx.device), 0, 0, 0.0
         t_step = time.perf_counter()
         for idx in stage.batches(gen):
-            progress = _progress(step, total, start, _eval_aware(stage), stage.fixed_length)
+            progress = _progress(step, total, start, _eval_aware(stage), stage.plan.fixed_length)
             if agree:
                 progress = world.agree_max(progress)
             factor = lr_factor(progress, cfg.warmup, cfg.schedule)
             for group in optimizer.param_groups:
-                group["lr"] = stage.lr * group["lr_scale"] * factor
+                group["lr"] = stage.plan.lr * group["lr_scale"] * factor
             loss = step_fn(idx)
-            if stage.l2 > 0:
-                loss = loss + stage.l2 * sum((w.float() ** 2).sum() for w in weights)
+            if stage.plan.l2 > 0:
+                loss = loss + stage.plan.l2 * sum((w.float() ** 2).sum() for w in weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -156,7 +152,7 @@ def _loop(
             ctx.images += len(idx)
             loss_sum += loss.detach().float()
             loss_n += 1
-            progress = _progress(step, total, start, _eval_aware(stage), stage.fixed_length)
+            progress = _progress(step, total, start, _eval_aware(stage), stage.plan.fixed_length)
             if agree:
                 progress = world.agree_max(progress)
             last = progress >= 1.0
@@ -209,8 +205,8 @@ def _evaluate(
     value = metrics.get("value", metrics["score"])
     shown = metrics["score"] if value is None else value
     ctx.progress.update(progress, epoch=epoch, loss=mean_loss, val=shown, img_s=speed)
-    if ctx.report is not None and value is not None:
-        ctx.report(ctx.evals, value)
+    if ctx.report is not None and value is not None and ctx.report(ctx.evals, value):
+        raise Pruned(f"pruned at evaluation {ctx.evals} (score {value:.4f})")
     return stop
 
 
@@ -252,7 +248,8 @@ def _progress(
 
 
 def _optimizer(cfg: TrainConfig, stage: Stage) -> torch.optim.Optimizer:
-    groups = [{"params": ps, "lr": stage.lr * s, "lr_scale": s} for ps, s in stage.groups if ps]
+    lr = stage.plan.lr
+    groups = [{"params": ps, "lr": lr * s, "lr_scale": s} for ps, s in stage.groups if ps]
     if not groups:
         raise ToolkitError(f"stage '{stage.name}' has no trainable parameters.")
     if cfg.optimizer == "sgd":
@@ -261,7 +258,7 @@ def _optimizer(cfg: TrainConfig, stage: Stage) -> torch.optim.Optimizer:
     else:
         cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         options = {"betas": (cfg.momentum, 0.999)}
-    options.update(lr=stage.lr, weight_decay=cfg.weight_decay)
+    options.update(lr=lr, weight_decay=cfg.weight_decay)
     try:
         # One fused kernel for all parameters: on the CPU, Adam on convnet4's 33M-weight
         # layer takes 33 ms a step fused against 220 ms unfused (2 cores).
@@ -305,7 +302,7 @@ def _log(
         "epoch": epoch,
         "step": step,
         "time_s": round(time.perf_counter() - ctx.t0, 3),
-        "lr_peak": stage.lr,
+        "lr_peak": stage.plan.lr,
         "train_loss": loss,
         "images_per_s": round(speed, 1),
         **metrics,
@@ -320,69 +317,6 @@ def flush_metrics(ctx: Context, *, force: bool = False) -> None:
     if ctx.run is not None and (force or now - ctx.metrics_written >= METRICS_EVERY_S):
         ctx.run.write_metrics(ctx.rows)
         ctx.metrics_written = now
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA without it is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ToolkitError(
-            "device 'cuda' requested but CUDA is not available; use --set device=cpu."
-        )
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ToolkitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N.") from None
-
-
-def setup_torch(cfg: TrainConfig, device: torch.device, processes: int = 1) -> Callable[[], Any]:
-    """Seed, set threads, and return the autocast context factory (bf16 on CUDA only).
-
-    ``processes`` training processes on this machine share its cores (DDP on CPU).
-    """
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed % (2**32))
-    cores = max(1, (os.cpu_count() or 1) // processes)
-    threads = cfg.threads or int(os.environ.get("TOOLKIT_THREADS", 0)) or cores
-    torch.set_num_threads(threads)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext
-
-
-def describe_checkpoint(
-    cfg: TrainConfig,
-    *,
-    classes: list[Any],
-    in_channels: int,
-    image_size: int,
-    in_features: int,
-    logits_dim: int,
-    head_loss: str,
-    head_loss_params: dict[str, Any],
-    normalizer: Normalizer,
-    fingerprint: str,
-) -> dict[str, Any]:
-    """The JSON beside the weights: enough to rebuild and use the model without the config."""
-    return {
-        "encoder": cfg.encoder,
-        "encoder_params": dict(cfg.encoder_params),
-        "head": cfg.head,
-        "head_params": dict(cfg.head_params),
-        "head_loss": head_loss,
-        "head_loss_params": head_loss_params,
-        "classes": classes,
-        "num_classes": len(classes),
-        "logits_dim": logits_dim,
-        "in_channels": in_channels,
-        "image_size": image_size,
-        "in_features": in_features,
-        "normalizer": normalizer.state(),
-        "tta": cfg.tta,
-        "data_fingerprint": fingerprint,
-    }
 
 
 def save_best(run: RunDir, encoder: nn.Module, head: nn.Module, meta: dict[str, Any]) -> str:

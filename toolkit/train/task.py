@@ -55,13 +55,14 @@ def image_request(config: TrainConfig) -> tuple[int, str]:
 def _encoder_preferred_size(config: TrainConfig) -> int | None:
     """The input size an encoder's pretrained weights expect (None: no preference)."""
     from toolkit.registry import encoders
+    from toolkit.registry.contracts import preferred_image_size
 
     base, _, variant = config.encoder.partition(":")
     try:
         factory = encoders.get(base)
     except Exception:  # an unknown encoder: training names it with its own message
         return None
-    preferred = getattr(factory, "preferred_image_size", None)
+    preferred = preferred_image_size(factory)
     if preferred is None:
         return None
     params = dict(config.encoder_params)

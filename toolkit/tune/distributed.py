@@ -1,18 +1,19 @@
 """``tk tune`` under ``torchrun``: every trial trains data-parallel across the processes.
 
 ``torchrun --nproc_per_node N -m toolkit tune STUDY.toml COMPETITION`` starts N processes that
-join one process group for the whole command. Rank 0 alone talks to Optuna: it opens the study,
-claims and asks trials, reports evaluations, prunes, tells, writes the runs and prints, exactly
-as a one-process worker does (:func:`~toolkit.tune.worker.run_worker`). Before each trial trains
-it broadcasts the trial's config; the other ranks train it with
+join one process group for the whole command (:func:`run_distributed`, chosen by
+:func:`toolkit.tune.launch.run_here`). Rank 0 alone talks to Optuna: it runs the one-process
+worker loop (:func:`toolkit.tune.worker.run_worker`), which claims and asks trials, reports
+evaluations, prunes, tells, writes the runs and prints. Before each trial trains, the loop's
+``announce`` hook broadcasts the trial's config; the other ranks train it with
 ``train(config, save=False, quiet=True)``, the same DDP run as ``tk train`` under torchrun, and
 then wait for the next config. ``None`` means the study is done (or rank 0 stopped with an
 error): they return.
 
-A pruned or failed trial ends on every rank together: rank 0's report raises at an evaluation,
-the training loop broadcasts ABORT (:func:`toolkit.train.loop._evaluate_on_rank0`), the other
-ranks raise too, and here they drop that trial and wait for the next config. How it ended is
-rank 0's to record.
+A pruned or failed trial ends on every rank together: at an evaluation rank 0's pruning hook
+says stop (or training fails), rank 0 broadcasts ABORT from the training loop
+(:mod:`toolkit.train.loop`), the other ranks raise too, and here they drop that trial and wait
+for the next config. How it ended is rank 0's to record.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from toolkit.train.distributed import World, local_device, process_group
+from toolkit.tune.worker import run_worker
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
@@ -54,7 +56,6 @@ def _lead(
     spec: StudySpec, comp: Competition, url: str, world: World, *, quiet: bool
 ) -> dict[str, int]:
     """Rank 0: the one-process worker loop, handing each trial's config to the others."""
-    from toolkit.tune.worker import run_worker
 
     def announce(config: TrainConfig) -> None:
         _send(world, config.to_dict())
@@ -100,7 +101,7 @@ def _receive(world: World) -> dict[str, Any] | None:
 def _device(spec: StudySpec) -> torch.device:
     """The device the process group is made for: CUDA (NCCL) when any pipeline trains there."""
     from toolkit.train.config import TrainConfig
-    from toolkit.train.loop import resolve_device
+    from toolkit.train.device import resolve_device
 
     default = str(spec.fixed.get("device", TrainConfig().device))
     names = [str(p.fixed.get("device", default)) for p in spec.pipelines] or [default]

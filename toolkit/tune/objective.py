@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.config import TrainConfig, apply_overrides
+from toolkit.train.compose import compose_config
 from toolkit.tune.spec import Pipeline, StudySpec
 
 if TYPE_CHECKING:
     import optuna
+
+    from toolkit.train.config import TrainConfig
 
 PIPELINE_PARAM = "pipeline"  # the categorical that chooses among several pipelines
 
@@ -40,21 +42,28 @@ def trial_config(trial: optuna.Trial, spec: StudySpec) -> tuple[Pipeline, TrainC
     else:
         pipeline = spec.pipelines[0]
     names = param_names(spec)
-    settings: dict[str, Any] = {**spec.fixed, **pipeline.fixed}
-    if spec.metric:
-        settings["metric"] = spec.metric
+    settings = _fixed(spec, pipeline)
     for key, dim in pipeline.space.items():
         settings[key] = dim.suggest(trial, names[(pipeline.label, key)])
-    base = TrainConfig(encoder=pipeline.encoder, loss=pipeline.loss, head=pipeline.head)
-    return pipeline, apply_overrides(base, settings)
+    return pipeline, _config(pipeline, settings)
 
 
 def base_config(spec: StudySpec) -> TrainConfig:
     """The settings every trial shares (the first pipeline's plugins): what decides how the
     competition's images are loaded and which metric the study optimises."""
     pipeline = spec.pipelines[0]
+    return _config(pipeline, _fixed(spec, pipeline))
+
+
+def _fixed(spec: StudySpec, pipeline: Pipeline) -> dict[str, Any]:
+    """The study's fixed settings, then the pipeline's, then the study's metric."""
     settings: dict[str, Any] = {**spec.fixed, **pipeline.fixed}
     if spec.metric:
         settings["metric"] = spec.metric
-    base = TrainConfig(encoder=pipeline.encoder, loss=pipeline.loss, head=pipeline.head)
-    return apply_overrides(base, settings)
+    return settings
+
+
+def _config(pipeline: Pipeline, settings: dict[str, Any]) -> TrainConfig:
+    return compose_config(
+        encoder=pipeline.encoder, loss=pipeline.loss, head=pipeline.head, settings=settings
+    )

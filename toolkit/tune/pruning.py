@@ -21,19 +21,26 @@ at the same evaluation.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from toolkit.train.plan import planned_evaluations
+from toolkit.tune.spec import DEFAULT_PRUNER, PRUNERS, StudySpec
+
+__all__ = [
+    "DEFAULT_PRUNER",
+    "PRUNERS",
+    "make_pruner",
+    "may_prune",
+    "planned_evaluations",
+    "study_resources",
+]
 
 if TYPE_CHECKING:
     import optuna
 
     from toolkit.data import Competition
-    from toolkit.train.config import TrainConfig
-    from toolkit.tune.spec import StudySpec
 
-PRUNERS = ("asha", "hyperband", "median", "none")
-DEFAULT_PRUNER = "asha"
 REDUCTION_FACTOR = 3  # asha and hyperband: a third of the trials go on at each rung
 RUNGS_BELOW_END = 2  # asha: its first rung at R / 3**2, so two rungs fit before the end
 MAX_PLANS = 64  # study_resources: searched length settings tried at most this many ways
@@ -95,42 +102,6 @@ def may_prune(step: int, planned: int | None) -> bool:
     return planned is None or step < planned
 
 
-def planned_evaluations(config: TrainConfig, comp: Competition) -> int | None:
-    """How many evaluations (reports) a run of ``config`` on ``comp`` makes to its end.
-
-    Mirrors the training loop (:func:`toolkit.train.loop.fit`): each stage takes
-    ``iterations`` steps, or ``ceil(epochs * steps_per_epoch)``, and evaluates every
-    ``eval_every`` steps (0: every epoch) and after its last step. An embedding loss adds the
-    encoder stage before the head stage. Early stopping may end a run sooner; this is the plan
-    without it. ``None`` under a time budget (its length is the clock's) or when the config
-    cannot be planned (training then reports the error itself).
-    """
-    if config.budget > 0:
-        return None
-    try:
-        n_train, num_classes = _train_size(config, comp)
-        embedding, trains_encoder = _stage_kinds(config, num_classes)
-    except Exception:  # a bad setting: train() raises it with its own message
-        return None
-    steps_per_epoch = max(1, n_train // config.batch_size)
-    total = 0
-    if embedding:
-        total += _stage_evals(config.iterations, config.epochs, steps_per_epoch, config.eval_every)
-    if trains_encoder:
-        total += _stage_evals(
-            0 if embedding else config.iterations,
-            config.head_epochs if embedding else config.epochs,
-            steps_per_epoch,
-            config.eval_every,
-        )
-    else:
-        head_steps = max(1, n_train // config.head_batch_size)
-        total += _stage_evals(
-            config.head_iterations, config.head_epochs, head_steps, config.eval_every
-        )
-    return total
-
-
 def study_resources(spec: StudySpec, comp: Competition) -> list[int] | None:
     """The planned evaluations a trial of ``spec`` may have, sorted; ``None`` if not known.
 
@@ -140,19 +111,19 @@ def study_resources(spec: StudySpec, comp: Competition) -> list[int] | None:
     each of them. Searched plugin parameters are taken at their defaults (they do not change
     the plan of the bundled plugins). Only the pruner's rungs depend on this: whether a trial
     is at its last evaluation is decided per trial, from its own config
-    (:func:`planned_evaluations`).
+    (:func:`toolkit.train.plan.planned_evaluations`, which asks the run's plan).
     """
     import itertools
 
     from toolkit.registry import Choice
-    from toolkit.train.config import TrainConfig, apply_overrides
+    from toolkit.train.config import TrainConfig, apply_overrides, setting_key
 
     out: set[int] = set()
     for p in spec.pipelines:
         searched = {
             key: (dim.choices if isinstance(dim, Choice) else (dim.low, dim.high))
             for key, dim in p.space.items()
-            if key.removeprefix("train.").removeprefix("data.") in LENGTH_KEYS
+            if setting_key(key).section == "train" and setting_key(key).name in LENGTH_KEYS
         }
         corners = list(itertools.product(*searched.values()))
         if len(corners) > MAX_PLANS:
@@ -168,44 +139,3 @@ def study_resources(spec: StudySpec, comp: Competition) -> list[int] | None:
                 return None
             out.add(planned)
     return sorted(out)
-
-
-def _stage_evals(iterations: int, epochs: float, steps_per_epoch: int, eval_every: int) -> int:
-    steps = iterations or max(1, math.ceil(epochs * steps_per_epoch))
-    return math.ceil(steps / (eval_every or steps_per_epoch))
-
-
-def _train_size(config: TrainConfig, comp: Competition) -> tuple[int, int]:
-    """(images in the train split, number of classes) of ``config`` on ``comp``."""
-    import numpy as np
-
-    from toolkit.data import split_validation
-    from toolkit.errors import ToolkitError
-
-    classes = [str(c) for c in comp.classes]
-    y = np.asarray(comp.y_train)
-    names: list[Any] = list(comp.classes)
-    if config.classes:
-        chosen = [classes.index(c) for c in config.classes if c in classes]
-        if len(chosen) != len(config.classes) or len(set(chosen)) < 2:
-            raise ToolkitError("classes must name at least two classes of the competition")
-        keep = np.isin(y, chosen)
-        remap = np.full(len(classes), -1, dtype=np.int64)
-        remap[chosen] = np.arange(len(chosen))
-        y, names = remap[y[keep]], [comp.classes[i] for i in chosen]
-    train_idx, _ = split_validation(y, config.val_fraction, config.seed, names=names)
-    return len(train_idx), len(names)
-
-
-def _stage_kinds(config: TrainConfig, num_classes: int) -> tuple[bool, bool]:
-    """(the loss trains embeddings, the head trains the encoder), as the training loop reads them.
-
-    A head is built with a placeholder input width: only its ``trains_encoder`` is read.
-    """
-    from toolkit.registry import heads, losses
-
-    loss = losses.create(config.loss, num_classes=num_classes, **config.loss_params)
-    embedding = getattr(loss, "target", "logits") == "embeddings"
-    logits = num_classes if embedding else int(loss.logits_dim(num_classes))
-    head = heads.create(config.head, in_features=8, num_classes=logits, **config.head_params)
-    return embedding, bool(getattr(head, "trains_encoder", False))

@@ -25,24 +25,29 @@ Example (see ``studies/`` for complete ones)::
     fixed = { "encoder.embedding_dim" = 64 }
     space = { "loss.margin" = { type = "float", low = 0.1, high = 2.0, log = true } }
 
-Search-space keys: a training field (``lr``, ``batch_size``, ...) or ``encoder.X`` /
-``loss.X`` / ``head.X``. By default each pipeline searches the spaces its plugins declare;
-``default_space = false`` in a pipeline turns that off. A key given in the file replaces the
-plugin's range for that key.
+Setting keys (in ``[fixed]``, ``[space]`` and a pipeline's ``fixed``/``space``) follow the one
+grammar of :func:`toolkit.train.config.setting_key`: a training field (``lr``, ``train.lr``,
+``data.image_size``) or ``encoder.X`` / ``loss.X`` / ``head.X``. The spec stores each key in
+one spelling (a training field by its name, a plugin parameter as ``section.X``), so ``train.lr``
+and ``lr`` are the same setting. By default each pipeline searches the spaces its plugins
+declare; ``default_space = false`` in a pipeline turns that off. A key given in the file
+replaces the plugin's range for that key, and a fixed key is not searched.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
 from toolkit.registry import Dimension, dimension_from_dict
-from toolkit.train.config import PLUGIN_SECTIONS, field_names
-from toolkit.tune.pruning import DEFAULT_PRUNER, PRUNERS
+from toolkit.train.config import PLUGIN_SECTIONS, SettingKey, setting_key
+
+PRUNERS = ("asha", "hyperband", "median", "none")  # built by toolkit.tune.pruning.make_pruner
+DEFAULT_PRUNER = "asha"
 
 STUDY_KEYS = {
     "name",
@@ -92,9 +97,44 @@ class StudySpec:
     source: str = ""  # the file it came from
     metric: str = ""  # the objective's metric; "" = the competition's default for its shape
 
-    def search_space(self, pipeline: Pipeline) -> dict[str, Dimension]:
-        """The full space of ``pipeline``: plugin defaults, then study-wide, then its own."""
-        return dict(pipeline.space)
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (search ranges as their dict form); :meth:`from_dict` reads it."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pipelines"}
+        out["fixed"] = dict(self.fixed)
+        out["pipelines"] = [
+            {
+                "encoder": p.encoder,
+                "loss": p.loss,
+                "head": p.head,
+                "fixed": dict(p.fixed),
+                "space": {key: dim.to_dict() for key, dim in p.space.items()},
+            }
+            for p in self.pipelines
+        ]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
+        """Inverse of :meth:`to_dict` (the spec was checked when it was parsed)."""
+        pipelines = tuple(
+            Pipeline(
+                p["encoder"],
+                p["loss"],
+                p["head"],
+                dict(p["fixed"]),
+                {key: dimension_from_dict(key, dim) for key, dim in p["space"].items()},
+            )
+            for p in data["pipelines"]
+        )
+        return cls(**{**data, "pipelines": pipelines, "fixed": dict(data["fixed"])})
+
+
+def with_fixed(spec: StudySpec, settings: Mapping[str, Any]) -> StudySpec:
+    """``spec`` with ``settings`` added to its ``[fixed]`` (they win over the file's)."""
+    fixed = dict(spec.fixed)
+    for raw, value in settings.items():
+        fixed[_spelling(setting_key(raw))] = value
+    return replace(spec, fixed=fixed)
 
 
 def load_spec(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> StudySpec:
@@ -135,7 +175,7 @@ def parse_spec(
         raise ToolkitError(
             f"{where}: unknown [study] key(s) {sorted(bad)}; valid: {sorted(STUDY_KEYS)}."
         )
-    fixed = dict(_table(data, "fixed", where))
+    fixed = _settings(_table(data, "fixed", where), where)
     shared_space = _space(_table(data, "space", where), where)
     raw_pipelines = data.get("pipelines")
     if not isinstance(raw_pipelines, list) or not raw_pipelines:
@@ -235,10 +275,8 @@ def _pipeline(raw: Any, index: int, shared: dict[str, Dimension], where: str) ->
             info = registry.info(plugin)  # unknown plugin: an error with close names
             if info.status != "ok":
                 raise ToolkitError(f"{where}: {info.error}")
-            for key, dim in info.space.items():
-                space[key[len("train.") :] if key.startswith("train.") else f"{section}.{key}"] = (
-                    dim
-                )
+            for key, dim in info.space.items():  # a parameter of the plugin, or train.X
+                space[_key(key if "." in key else f"{section}.{key}", where)] = dim
     else:
         for registry, plugin in ((encoders, enc), (losses, loss), (heads, head)):
             registry.get(plugin)
@@ -247,9 +285,10 @@ def _pipeline(raw: Any, index: int, shared: dict[str, Dimension], where: str) ->
     fixed = raw.get("fixed", {})
     if not isinstance(fixed, dict):
         raise ToolkitError(f"{where}: pipeline {index + 1}'s fixed must be a table.")
+    fixed = _settings(fixed, where)
     for key in fixed:  # a fixed setting is not searched
         space.pop(key, None)
-    return Pipeline(enc, loss, head, dict(fixed), space)
+    return Pipeline(enc, loss, head, fixed, space)
 
 
 def _check_settings(
@@ -263,37 +302,43 @@ def _check_settings(
         "loss": (losses, p.loss),
         "head": (heads, p.head),
     }
-    fields = set(field_names())
-    for key in settings:
-        section, dot, rest = key.partition(".")
-        if dot and section in PLUGIN_SECTIONS:
-            registry, plugin = registries[section]
-            registry.check_params(plugin, {rest: None})
-            continue
-        plain = rest if dot and section in ("train", "data") else key
-        if plain in ("encoder", "loss", "head"):
-            raise ToolkitError(f"{where}: set {plain} in [[pipelines]], not as a setting.")
-        if plain not in fields:
-            import difflib
-
-            close = difflib.get_close_matches(plain, sorted(fields), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ToolkitError(
-                f"{where}: unknown parameter '{key}'{hint}; use a training field or "
-                "encoder.X / loss.X / head.X."
-            )
+    keys = [setting_key(k) for k in settings]  # stored spellings: no unknown field is left
+    for key in keys:
+        if key.section in PLUGIN_SECTIONS:
+            registry, plugin = registries[key.section]
+            registry.check_params(plugin, {key.name: None})
+        elif key.name in PLUGIN_SECTIONS:
+            raise ToolkitError(f"{where}: set {key.name} in [[pipelines]], not as a setting.")
     if values:
-        from toolkit.train.config import TrainConfig, apply_overrides, validate
+        from toolkit.train.compose import compose_config
+        from toolkit.train.config import validate
 
-        cfg = apply_overrides(TrainConfig(encoder=p.encoder, loss=p.loss, head=p.head), settings)
-        if any(k in settings for k in field_names()):
+        cfg = compose_config(encoder=p.encoder, loss=p.loss, head=p.head, settings=settings)
+        if any(key.section == "train" for key in keys):
             validate(cfg)
+
+
+def _key(raw: str, where: str) -> str:
+    """A setting key in the spelling the spec stores (``train.lr`` -> ``lr``, ``loss.l2`` ->
+    ``l2``, ``loss.margin`` stays): read by :func:`~toolkit.train.config.setting_key`."""
+    try:
+        return _spelling(setting_key(raw, noun="parameter"))
+    except ToolkitError as err:
+        raise ToolkitError(f"{where}: {err}") from None
+
+
+def _spelling(key: SettingKey) -> str:
+    return key.name if key.section == "train" else f"{key.section}.{key.name}"
+
+
+def _settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    return {_key(str(k), where): v for k, v in raw.items()}
 
 
 def _space(raw: Any, where: str) -> dict[str, Dimension]:
     if not isinstance(raw, dict):
         raise ToolkitError(f"{where}: a space must be a table of key = range.")
-    return {str(k): _dimension(str(k), v, where) for k, v in raw.items()}
+    return {_key(str(k), where): _dimension(str(k), v, where) for k, v in raw.items()}
 
 
 def _dimension(key: str, spec: Any, where: str) -> Dimension:

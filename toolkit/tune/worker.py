@@ -6,8 +6,10 @@ exactly ``spec.trials`` finished (complete or pruned) trials. A trial whose work
 failed and re-queued: by Optuna heartbeats on database storages, and on every storage by
 checking whether the worker process recorded on the trial (host + pid) is still alive.
 
-Under ``torchrun`` one worker spans all the processes: rank 0 runs this loop and the others
-train each trial with it (:mod:`toolkit.tune.distributed`).
+This module is one process's loop and knows nothing of how it was started:
+:mod:`toolkit.tune.launch` runs it here, or in worker processes
+(:mod:`toolkit.tune.worker_main`), and under ``torchrun`` :mod:`toolkit.tune.distributed` runs
+it on rank 0 with an ``announce`` hook that hands each trial's config to the other ranks.
 """
 
 from __future__ import annotations
@@ -89,20 +91,11 @@ def run_worker(
 ) -> dict[str, int]:
     """Run trials until the study holds ``spec.trials`` finished ones (or the timeout).
 
-    Started by ``torchrun``, every process comes here: each trial then trains data-parallel
-    across them (rank 0 talks to Optuna, see :mod:`toolkit.tune.distributed`), which calls
-    this again on rank 0 with ``announce``, told each trial's config before it trains.
+    ``announce(config)``, when given, is told each trial's config just before it trains.
+    Returns ``{"trials_run": n}``: the trials this worker finished (complete or pruned).
     """
     from optuna.trial import TrialState
 
-    if announce is None:
-        from toolkit.train.distributed import World
-
-        world = World.from_env()
-        if world.distributed:
-            from toolkit.tune.distributed import run_distributed
-
-            return run_distributed(spec, comp, url, world, quiet=quiet)
     task = study_task(spec, comp)
     study = open_study(
         spec, url, resources=study_resources(spec, comp), direction=task.metric.direction
@@ -162,21 +155,22 @@ def run_trial(
 
     ``announce(config)`` is called once the trial's config is known, just before training.
     """
-    import optuna
     from optuna.trial import TrialState
 
-    from toolkit.train import train
+    from toolkit.train import Pruned, train
 
     heartbeat = _heartbeat(trial, study)
     try:
         pipeline, config = trial_config(trial, spec)
         planned = planned_evaluations(config, comp)
 
-        def report(step: int, value: float) -> None:
+        def report(step: int, value: float) -> bool:
+            """Training's hook: record the score; True asks training to stop (pruned)."""
             trial.report(value, step)
             if may_prune(step, planned) and trial.should_prune():
                 trial.set_user_attr("pruned_at_eval", step)
-                raise optuna.TrialPruned(f"pruned at evaluation {step} (score {value:.4f})")
+                return True
+            return False
 
         def on_run(run_id: str, path: str) -> None:
             trial.set_user_attr("run_id", run_id)
@@ -198,7 +192,7 @@ def run_trial(
         metrics = result.metrics
         study.tell(trial, float(metrics.get("val_score", metrics["val_acc"])))
         return TrialState.COMPLETE
-    except optuna.TrialPruned:
+    except Pruned:  # the hook returned True: training stopped and recorded the run as pruned
         study.tell(trial, state=TrialState.PRUNED)
         return TrialState.PRUNED
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""``tk run``: the whole job on one competition, with the tables a user wants to see."""
+"""``tk run``, the main job: one competition from data check to scored submission, with the
+tables a user wants to see (the library side is :mod:`toolkit.main_job`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import typer
 from toolkit.cli._common import (
     CompetitionArg,
     QuietOption,
+    StorageOption,
+    TrialsOption,
+    WorkersOption,
+    budget_option,
     format_score,
     load_competition_arg,
     metric_option,
@@ -20,31 +25,29 @@ from toolkit.cli._common import (
 )
 
 
-def run_command(
+def main_job_command(
     competition: CompetitionArg = None,
     study: Annotated[
         Path, typer.Option("--study", help="Study file to tune (default: the comparing study).")
     ] = Path("studies") / "compare.toml",
-    trials: Annotated[
-        int | None, typer.Option("--trials", "-n", help="Trials (default: the study's).")
+    trials: TrialsOption = None,
+    workers: WorkersOption = 1,
+    storage: StorageOption = None,
+    metric: Annotated[
+        str | None, metric_option("default: the study's, else by the submission's shape")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes.")] = 1,
-    storage: Annotated[
-        str | None, typer.Option("--storage", help="Optuna storage URL (default: a journal).")
-    ] = None,
-    metric: str | None = metric_option("default: the study's, else by the submission's shape"),
     budget: Annotated[
-        str | None,
-        typer.Option("--budget", help="Wall-clock budget for the whole job (e.g. 10m, 1h)."),
+        str | None, budget_option("Wall-clock budget for the whole job (e.g. 10m, 1h).")
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Check the data, tune a small study, submit the best model, score it, show the tables."""
     from toolkit.cli.data import render_summary
     from toolkit.cli.submit import leaderboard_command
-    from toolkit.cli.tune import _show
+    from toolkit.cli.tune import show_study
     from toolkit.data import summary
     from toolkit.main_job import run_main_job
+    from toolkit.train.compose import command_line_settings, compose_config
     from toolkit.train.task import resolve_task
     from toolkit.tune import load_spec
     from toolkit.tune.objective import base_config
@@ -55,9 +58,7 @@ def run_command(
     comp = load_competition_arg(competition, quiet=quiet, config=config)
     info = summary(comp)
     if config is not None:  # the study's metric and the submission's shape, checked early
-        import dataclasses
-
-        task_config = dataclasses.replace(config, metric=metric or config.metric)
+        task_config = compose_config(base=config, settings=command_line_settings(metric=metric))
         info.update(resolve_task(task_config, comp).record(list(comp.classes)))
     render_summary(info)
     result = run_main_job(
@@ -70,7 +71,7 @@ def run_command(
         metric=metric,
         budget=seconds,
     )
-    _show(result.study, storage, json=False)
+    show_study(result.study, storage, json=False)
     leaderboard_command(str(comp.root), json=False)
     rows = [
         ("study", result.study),

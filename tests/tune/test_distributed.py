@@ -2,8 +2,8 @@
 
 One launch, ``python -m torch.distributed.run --standalone --nproc_per_node 2 -m toolkit tune``,
 on the digits example with each rank's output in its own log: rank 0 talks to Optuna and
-writes, rank 1 trains every trial with it and prints nothing. Plus ``--workers`` refused under
-a faked torchrun environment, without processes.
+writes, rank 1 trains every trial with it and prints nothing. (``--workers`` refused under
+torchrun, and the launcher's choice of this path, are in test_launch.py.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import optuna
-import pytest
 
 from tests._torchrun import run_torchrun
 from toolkit.tune.storage import default_url, open_storage
@@ -72,33 +71,3 @@ def test_tune_under_torchrun_trains_each_trial_on_both_ranks(
     assert runs == sorted(Path(t.user_attrs["run_path"]).name for t in study.trials)
     assert "ddp-tune" in out[0][0]  # rank 0 showed the study
     assert out[1][0] == "" and not any(s in out[1][1] for s in ("━", "study", "Traceback"))
-
-
-def test_workers_under_torchrun_is_refused(
-    tune_env: Path,
-    digits_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """One way of parallelism per command; refused before any process group or study."""
-    from toolkit.cli import main
-
-    study_file = tune_env / "ddp-tune.toml"
-    study_file.write_text(textwrap.dedent(STUDY))
-    for name, value in (("WORLD_SIZE", "2"), ("RANK", "0"), ("LOCAL_RANK", "0")):
-        monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["tune", str(study_file), str(digits_path), "--workers", "2"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "--workers 2 under torchrun" in err, err
-    assert not (tune_env / "studies").exists()
-
-
-def test_workers_do_not_inherit_torchrun_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.train.torchrun import forget_torchrun, launched_by_torchrun
-
-    env = {"MASTER_PORT": "29500", "TORCHELASTIC_RUN_ID": "x", "PATH": "/bin", "RANK": "0"}
-    assert launched_by_torchrun(env)
-    forget_torchrun(env)
-    assert env == {"PATH": "/bin"} and not launched_by_torchrun(env)

@@ -1,0 +1,163 @@
+"""From a stage of the plan to a runnable :class:`~toolkit.train.loop.Stage`.
+
+Three kinds of stage, as :mod:`toolkit.train.plan` decides them:
+
+- ``encoder``: the embedding loss on the encoder's outputs, scored by kNN accuracy;
+- ``finetune``: head(encoder(images)) end to end, scored by the competition's metric;
+- ``head``: the head alone on features the frozen encoder extracts once (cached in ``splits``).
+
+Steps and evaluations are plain functions bound with :func:`functools.partial`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from toolkit.train import evaluate as ev
+from toolkit.train.batches import augment, balanced_batches, shuffled_batches
+from toolkit.train.config import TrainConfig
+from toolkit.train.loop import Stage
+from toolkit.train.parts import Model, Splits
+from toolkit.train.plan import StagePlan
+
+if TYPE_CHECKING:
+    from toolkit.metrics import Metric
+
+KNN_SAMPLES = 4096  # train images embedded for the kNN score during training
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every step needs besides the model and the data."""
+
+    config: TrainConfig
+    metric: Metric  # the competition's metric (scores the head stages)
+    autocast: Callable[[], Any]  # mixed-precision context factory (bf16 on CUDA)
+    augment_generator: torch.Generator  # this rank's random draws for augmentation
+
+
+def build_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
+    """The runnable stage for ``plan``."""
+    if plan.name == "encoder":
+        return _encoder_stage(plan, model, splits, setup)
+    if plan.on_features:
+        return _head_stage(plan, model, splits, setup)
+    return _finetune_stage(plan, model, splits, setup)
+
+
+def _encoder_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
+    encoder = model.encoder
+    loss_params = list(model.loss.parameters()) if isinstance(model.loss, torch.nn.Module) else []
+    return Stage(
+        plan=plan,
+        modules=[encoder],
+        groups=[(list(encoder.parameters()), 1.0), (loss_params, 1.0)],
+        step=functools.partial(_image_step, model, splits, setup, False),
+        batches=functools.partial(_batches, plan, splits.y_train),
+        evaluate=functools.partial(_knn_scores, model, splits, setup),
+    )
+
+
+def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
+    encoder, head = model.encoder, model.head
+    return Stage(
+        plan=plan,
+        modules=[encoder, head],
+        groups=[
+            (list(encoder.parameters()), plan.encoder_lr_scale),
+            (list(head.parameters()), 1.0),
+        ],
+        step=functools.partial(_image_step, model, splits, setup, True),
+        batches=functools.partial(_batches, plan, splits.y_train),
+        evaluate=functools.partial(_image_scores, model, splits, setup),
+    )
+
+
+def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
+    """Freeze the encoder and extract its features once; the head trains on them."""
+    tta = setup.config.tta
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+    for split, x in (("train", splits.x_train), ("val", splits.x_val)):
+        splits.features[split] = ev.embed(
+            model.forward_encoder, x, model.normalizer, tta=tta, autocast=setup.autocast
+        )
+    return Stage(
+        plan=plan,
+        modules=[model.head],
+        groups=[(list(model.head.parameters()), 1.0)],
+        step=functools.partial(_feature_step, model, splits),
+        batches=functools.partial(_batches, plan, splits.y_train),
+        evaluate=functools.partial(_feature_scores, model, splits, setup),
+    )
+
+
+# -- steps: an index batch of the train split -> the loss ------------------------------------
+
+
+def _image_step(
+    model: Model, splits: Splits, setup: Setup, through_head: bool, idx: torch.Tensor
+) -> torch.Tensor:
+    cfg = setup.config
+    xb = model.normalizer(splits.x_train[idx])
+    xb = augment(xb, cfg.crop_pad, cfg.flip, setup.augment_generator, cfg.rrc_scale)
+    with setup.autocast():
+        out = model.forward_encoder(xb)
+        if through_head:
+            out = model.head(out)
+    loss_fn = model.head_loss if through_head else model.loss
+    return loss_fn(out.float(), splits.y_train[idx])
+
+
+def _feature_step(model: Model, splits: Splits, idx: torch.Tensor) -> torch.Tensor:
+    logits = model.head(splits.features["train"][idx])
+    return model.head_loss(logits.float(), splits.y_train[idx])
+
+
+def _batches(
+    plan: StagePlan, labels: torch.Tensor, gen: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """One epoch of index batches: class-balanced (P x K) or shuffled."""
+    if plan.balanced_batches:
+        return balanced_batches(labels, plan.batch_size, gen, plan.steps_per_epoch)
+    return shuffled_batches(len(labels), plan.batch_size, gen)
+
+
+# -- evaluations: {"score": higher is better, "value": the metric as reported} -----------------
+
+
+def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    """kNN accuracy of validation embeddings against a sample of train embeddings."""
+    enc, norm, autocast = model.forward_encoder, model.normalizer, setup.autocast
+    sub = torch.arange(min(len(splits.y_train), KNN_SAMPLES), device=splits.y_train.device)
+    f_tr = ev.embed(enc, splits.x_train[sub], norm, autocast=autocast)
+    f_va = ev.embed(enc, splits.x_val, norm, autocast=autocast)
+    acc = ev.knn_accuracy(
+        f_tr, splits.y_train[sub], f_va, splits.y_val, splits.num_classes, setup.config.knn_k
+    )
+    # The pruner compares values in the metric's direction: kNN accuracy speaks for the
+    # encoder stage only when the metric is maximised too.
+    value = acc if setup.metric.direction == "maximize" else None
+    return {"score": acc, "value": value, "val_knn_acc": acc}
+
+
+def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    f_va = ev.embed(
+        model.forward_encoder,
+        splits.x_val,
+        model.normalizer,
+        tta=setup.config.tta,
+        autocast=setup.autocast,
+    )
+    logits = ev.head_logits(model.head, f_va)
+    return ev.scores(model.head_loss, logits, splits.y_val, setup.metric)
+
+
+def _feature_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    logits = ev.head_logits(model.head, splits.features["val"])
+    return ev.scores(model.head_loss, logits, splits.y_val, setup.metric)

@@ -1,0 +1,217 @@
+"""``train(config, competition)``: a whole run, top to bottom.
+
+1. set-up: the images the config asks for, the competition's submission shape and metric,
+   the device, seeds and threads
+2. parts: the data splits on the device, and the model (encoder, loss, head) from the registries
+3. plan: the stages, their lengths and evaluations (:mod:`.plan`); then each stage is fitted
+   (:mod:`.stages` builds it, :mod:`.loop` runs it)
+4. final evaluation: train/val/test accuracy and metric, per-class accuracy, confusion, kNN
+5. artifacts: best checkpoint, probabilities, metrics, plots; the run record says how it ended
+
+Launched by ``torchrun`` (``WORLD_SIZE > 1``), :func:`train` joins the process group first and
+every rank runs steps 1-3 (the stages with DDP, see :mod:`.distributed`); a head on frozen
+features, step 4 and step 5 are rank 0's alone, and only rank 0 writes anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from toolkit.errors import ToolkitError
+from toolkit.runs import store
+from toolkit.train.config import TrainConfig, validate
+from toolkit.train.device import resolve_device, setup_torch
+from toolkit.train.distributed import SINGLE, World, local_device, process_group
+from toolkit.train.final import final_metrics
+from toolkit.train.loop import Context, Pruned, Report, fit, flush_metrics, save_best
+from toolkit.train.parts import build_model, initial_encoder_weights, load_encoder, load_splits
+from toolkit.train.plan import make_plan
+from toolkit.train.progress import Progress
+from toolkit.train.stages import Setup, build_stage
+
+if TYPE_CHECKING:
+    from toolkit.data import Competition
+
+__all__ = ["Pruned", "RunResult", "train"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """How a run ended and where its files are."""
+
+    run_id: str
+    path: Path | None
+    status: str  # completed | interrupted | pruned | failed
+    metrics: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What :func:`train` was asked to do, besides the config and the competition."""
+
+    runs_root: Path | None = None  # where run folders go (default: runs/)
+    save: bool = True  # write a run folder
+    quiet: bool = False  # no progress bar
+    report: Report | None = None  # the tuner's hook; returning True prunes the run
+    on_run: Callable[[str, str], None] | None = None  # told (run id, path) once the folder exists
+    extra: dict[str, Any] | None = None  # more fields for run.json (a study's trial number...)
+
+
+def train(
+    config: TrainConfig,
+    competition: Competition,
+    *,
+    runs_root: Path | None = None,
+    save: bool = True,
+    quiet: bool = False,
+    report: Report | None = None,
+    on_run: Callable[[str, str], None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train one model on ``competition`` as ``config`` says, writing a run folder.
+
+    ``report(eval_index, value)`` is called after every evaluation that reports a value; when
+    it returns True the run stops, is recorded as pruned, and :class:`Pruned` is raised.
+    ``on_run(run_id, path)`` is called once the run folder exists. Under ``torchrun`` only
+    rank 0 writes, reports and returns metrics; the other ranks return a result with an empty
+    run id, no path and no metrics once training ends.
+    """
+    job = Job(runs_root, save, quiet, report, on_run, extra)
+    world = World.from_env()
+    if not world.distributed:
+        return _run(config, competition, job, SINGLE)
+    validate(config)  # user errors before any rank waits for another
+    if config.batch_size < world.size:
+        raise ToolkitError(
+            f"batch_size={config.batch_size} is smaller than the {world.size} processes; each "
+            "needs a share of every batch (batch_size is the global batch)."
+        )
+    device = local_device(resolve_device(config.device), world)
+    with process_group(world, device) as joined:
+        return _run(config, competition, job, joined)
+
+
+def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> RunResult:
+    from toolkit.train.task import matching_competition, resolve_task
+
+    t0 = time.perf_counter()
+    # 1. set-up -------------------------------------------------------------------------------
+    validate(cfg)
+    competition = matching_competition(cfg, competition)  # the images this config asks for
+    task = resolve_task(cfg, competition)  # submission shape + metric, checked before training
+    device = local_device(resolve_device(cfg.device), world)
+    autocast = setup_torch(cfg.seed, device, threads=cfg.threads, processes=world.local_size)
+
+    # 2. parts --------------------------------------------------------------------------------
+    splits = load_splits(cfg, competition, device)
+    model = build_model(cfg, splits, device)
+    init_state = initial_encoder_weights(cfg)  # a bad init_from fails before the run folder
+    if init_state is not None:
+        load_encoder(model.encoder, init_state, cfg.init_from)
+    plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds)
+    # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
+    augment_generator = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
+    setup = Setup(cfg, task.metric, autocast, augment_generator)
+
+    def description() -> dict[str, Any]:  # the checkpoint's JSON
+        meta = model.describe(cfg, splits, competition.fingerprint)
+        return meta | {"image_policy": competition.image_policy, **task.record(splits.classes)}
+
+    run = None
+    if job.save and world.is_main:
+        run = store.create_run(
+            f"{_short(cfg.encoder)}-{cfg.loss}-{cfg.head}",
+            {
+                "status": "running",
+                "competition": competition.name,
+                "competition_path": str(competition.root),
+                "format": competition.format,
+                "data_fingerprint": competition.fingerprint,
+                "config": cfg.to_dict(),
+                "image_policy": competition.image_policy,
+                **task.record(splits.classes),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                **(job.extra or {}),
+            },
+            job.runs_root,
+        )
+        if job.on_run is not None:
+            job.on_run(run.id, str(run.path))
+    progress = Progress(job.quiet or not world.is_main)
+    ctx = Context(cfg, run, progress, job.report, device, autocast, t0, world=world)
+
+    # 3. the plan's stages ----------------------------------------------------------------------
+    status, error = "failed", None
+    try:
+        for stage_plan in plan.stages:
+            if stage_plan.on_features:
+                if not world.is_main:
+                    break  # under DDP rank 0 trains a head on frozen features alone
+                ctx.world = SINGLE
+            stage = build_stage(stage_plan, model, splits, setup)
+            stage.deadline = _deadline(cfg.budget, t0, stage_plan.budget_share)
+            fit(stage, ctx)
+        status = "completed"
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        raise
+    except Pruned as err:
+        status, error = "pruned", str(err)
+        raise
+    except Exception as err:
+        error = str(err) if isinstance(err, ToolkitError) else f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        ctx.progress.close()
+        flush_metrics(ctx, force=True)
+        if run is not None and status != "completed":
+            if ctx.rows:  # keep the best weights so far loadable (each stage restored its best)
+                save_best(run, model.encoder, model.head, description())
+            run.update(status=status, error=error, **_timing(ctx, t0))
+
+    if not world.is_main:  # rank 0 evaluates and writes the run
+        return RunResult("", None, "completed", {})
+
+    # 4. final evaluation -----------------------------------------------------------------------
+    metrics = final_metrics(cfg, competition, model, splits, setup)
+
+    # 5. artifacts ------------------------------------------------------------------------------
+    if run is None:
+        return RunResult("", None, "completed", metrics.summary())
+    from toolkit.runs.artifacts import write_artifacts
+
+    digest = save_best(run, model.encoder, model.head, description())
+    write_artifacts(run, ctx.rows, metrics, model.kinds.embedding_loss)
+    run.update(
+        status="completed",
+        error=None,
+        metrics=metrics.summary(),
+        checkpoint_sha256=digest,
+        **_timing(ctx, t0),
+    )
+    return RunResult(run.id, run.path, "completed", metrics.summary())
+
+
+def _deadline(budget: float, t0: float, share: float | None) -> float | None:
+    """The moment a stage must end: its share of the run's budget, leaving time to finish."""
+    return None if budget <= 0 or share is None else t0 + budget * share
+
+
+def _short(name: str) -> str:
+    return name.replace(":", "-").replace("/", "-")
+
+
+def _timing(ctx: Context, t0: float) -> dict[str, Any]:
+    return {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "duration_s": round(time.perf_counter() - t0, 2),
+        "steps": ctx.steps,
+        "evaluations": ctx.evals,
+        "images_seen": ctx.images,
+    }

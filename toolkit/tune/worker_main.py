@@ -1,0 +1,53 @@
+"""A tuning worker process: ``python -P -m toolkit.tune.worker_main JOB.json``.
+
+:func:`toolkit.tune.launch.tune` starts one per ``--workers``. ``-P`` keeps the working folder
+off ``sys.path`` (a ``csv.py`` there must not shadow the standard library inside a worker);
+``PYTHONPATH`` still applies. The job (:class:`~toolkit.tune.job.WorkerJob`) says everything
+the worker needs, so no command line is rebuilt from the spec. Errors end the process the way
+``tk`` does: a :class:`~toolkit.errors.ToolkitError` prints one line and exits 2 (a traceback
+with ``TOOLKIT_DEBUG=1``), Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from toolkit.errors import ToolkitError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the job file named by ``argv[0]``; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -P -m toolkit.tune.worker_main JOB.json", file=sys.stderr)
+        return 2
+    try:
+        run_job(args[0])
+    except ToolkitError as err:
+        if os.environ.get("TOOLKIT_DEBUG") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_job(path: str) -> dict[str, int]:
+    """Load the job's plugins and competition, then run the one-process worker loop."""
+    from toolkit.registry import add_plugin_paths
+    from toolkit.train.task import load_for
+    from toolkit.tune.job import read_job
+    from toolkit.tune.objective import base_config
+    from toolkit.tune.worker import run_worker
+
+    job = read_job(path)
+    add_plugin_paths(list(job.plugins))
+    comp = load_for(base_config(job.spec), job.competition)  # the launcher filled the cache
+    return run_worker(job.spec, comp, job.storage, quiet=job.quiet)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
