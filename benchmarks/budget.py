@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("competition", type=Path, nargs="?")
     parser.add_argument("--budgets", default="300,600", help="seconds, comma-separated")
     parser.add_argument("--only", default="", help=f"some of {','.join(ENTRIES)}")
-    parser.add_argument("--smoke", action="store_true", help="tiny generated set, 8 s budgets")
+    parser.add_argument("--smoke", action="store_true", help="tiny generated set, 4 s budgets")
     parser.add_argument("--root", type=Path, default=None, help="where --smoke writes its data")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -85,7 +85,7 @@ def main() -> None:
 
         root = args.root or Path(tempfile.mkdtemp())
         competition, _, _ = ensure_competition(root / "tiny", Spec(n_train=600, n_test=100))
-        budgets = [8.0]
+        budgets = [4.0]
     if competition is None:
         parser.error("give a competition folder (or --smoke)")
     names = [n for n in args.only.split(",") if n] or list(ENTRIES)

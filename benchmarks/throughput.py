@@ -125,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("competition", type=Path, nargs="?")
     parser.add_argument("--seconds", type=float, default=90.0, help="wall-clock per entry")
-    parser.add_argument("--smoke", action="store_true", help="tiny generated set, 3 s each")
+    parser.add_argument("--smoke", action="store_true", help="tiny generated set, 2 s each")
     parser.add_argument("--root", type=Path, default=None, help="where --smoke writes its data")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -136,7 +136,7 @@ def main() -> None:
 
         root = args.root or Path(tempfile.mkdtemp())
         competition, _, _ = ensure_competition(root / "tiny", Spec(n_train=600, n_test=50))
-        seconds = 4.0
+        seconds = 2.0
     if competition is None:
         parser.error("give a competition folder (or --smoke)")
 

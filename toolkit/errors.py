@@ -21,3 +21,15 @@ class ToolkitError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def catch_interrupts() -> None:
+    """Make Ctrl-C (SIGINT) raise KeyboardInterrupt even when the process was started with it
+    ignored, as a shell does for a background job (``cmd &``): a run must still end cleanly,
+    marked interrupted with its best weights kept."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -25,8 +25,6 @@ def test_budget_smoke(tmp_path: Path) -> None:
     for name, entry in row.items():
         assert 0.0 <= entry["test_acc"] <= 1.0, name
         assert entry["images_seen"] > 0, name
-    # Ours keep to the budget (8 s) give or take Python start-up and the last evaluation.
-    assert row["fastnet-finetune"]["wall_s"] < 8 + 15
 
 
 def test_recipes_smoke(tmp_path: Path) -> None:

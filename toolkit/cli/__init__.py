@@ -19,7 +19,7 @@ from toolkit.cli import plugins as plugins_cmd
 from toolkit.cli import submit as submit_cmd
 from toolkit.cli import train as train_cmd
 from toolkit.cli import tune as tune_cmd
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, catch_interrupts
 
 app = typer.Typer(
     name="tk",
@@ -66,6 +66,7 @@ def _root(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning a :class:`ToolkitError` into one line + exit 2."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    catch_interrupts()
     try:
         result = app(args=argv, prog_name="tk", standalone_mode=False)
     except ToolkitError as err:

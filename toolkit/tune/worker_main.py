@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, catch_interrupts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -P -m toolkit.tune.worker_main JOB.json", file=sys.stderr)
         return 2
+    catch_interrupts()
     try:
         run_job(args[0])
     except ToolkitError as err:
