@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(TK) run
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2  # two test processes (pytest-xdist), one torch thread each
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

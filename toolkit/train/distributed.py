@@ -153,10 +153,16 @@ def process_group(
         world.local_size,
         device if backend == "nccl" else torch.device("cpu"),
     )
+    finished = False
     try:
         yield joined
+        finished = True
     finally:
         if owner and dist.is_initialized():
+            if finished:
+                # Leave together: a rank that tears gloo down while its peer still talks to it
+                # can abort its peer ("terminate called without an active exception").
+                dist.barrier()
             dist.destroy_process_group()
 
 
