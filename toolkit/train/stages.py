@@ -131,8 +131,30 @@ def _batches(
 # -- evaluations: {"score": higher is better, "value": the metric as reported} -----------------
 
 
+def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: bool) -> None:
+    """Recompute BatchNorm statistics for the current weights before scoring them."""
+    # A seeded sample (the same on every rank): the train split may be sorted by class.
+    gen = torch.Generator().manual_seed(setup.config.seed)
+    sample = torch.randperm(len(splits.y_train), generator=gen)[: ev.BN_REFRESH_IMAGES]
+    modules = [model.encoder, model.head] if through_head else [model.encoder]
+
+    def forward(xb: torch.Tensor) -> torch.Tensor:
+        out = model.forward_encoder(xb)
+        return model.head(out) if through_head else out
+
+    ev.refresh_batchnorm(
+        modules,
+        forward,
+        splits.x_train[sample.to(splits.y_train.device)],
+        model.normalizer,
+        batch_size=setup.config.batch_size,
+        autocast=setup.autocast,
+    )
+
+
 def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
     """kNN accuracy of validation embeddings against a sample of train embeddings."""
+    _fresh_batchnorm(model, splits, setup, through_head=False)
     enc, norm, autocast = model.forward_encoder, model.normalizer, setup.autocast
     sub = torch.arange(min(len(splits.y_train), KNN_SAMPLES), device=splits.y_train.device)
     f_tr = ev.embed(enc, splits.x_train[sub], norm, autocast=autocast)
@@ -147,6 +169,7 @@ def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
 
 
 def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    _fresh_batchnorm(model, splits, setup, through_head=True)
     f_va = ev.embed(
         model.forward_encoder,
         splits.x_val,
