@@ -15,7 +15,8 @@ def test_throughput_smoke(tmp_path: Path) -> None:
     # torch counts convnet4's training cost near the issue's 781 MFLOP per 32x32 image.
     assert 700 < result["convnet4_train_mflop_per_image"] < 850
     assert result["measured_fp32_peak_gflops"] > 1
-    assert 0 < result["convnet4_share_of_peak"] < 1.5
+    # A ratio of two timings: on a busy machine the peak is under-measured, so no upper bound.
+    assert result["convnet4_share_of_peak"] > 0
 
 
 def test_budget_smoke(tmp_path: Path) -> None:
