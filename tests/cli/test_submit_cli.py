@@ -61,20 +61,25 @@ def test_submit_json_with_tta_slug_and_prefix(
         capsys,
         "--run",
         run_dir.name[:15],
-        "--tta",
-        "--no-tta-flip",
-        "--tta-shift",
-        "2",
+        "--no-tta",
         "--slug",
         "digit-recognizer",
         "--name",
         "../../etc/x",
     )
-    assert data["tta"] == {"flip": False, "shift": 2, "views": 5}
+    assert data["tta"] is None and data["runs"][0]["tta"] is None
     assert "-c digit-recognizer" in data["kaggle_command"]
     assert Path(data["csv_path"]).parent == env / "digits" and data["csv_path"].endswith(
         "-etc-x.csv"
     )
+
+
+def test_a_flip_the_run_never_trained_with_is_refused_in_one_line(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = tk(capsys, "submit", "--run", run_dir.name, "--tta-flip")
+    assert code == 2 and "trained without flips" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_submit_needs_exactly_one_source(

@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests._runs import tiny_run
 from toolkit.data import Competition
 from toolkit.errors import ToolkitError
 from toolkit.runs.checkpoint import file_sha256
-from toolkit.submit import TTA, make_submission, score_submission, validate_submission
+from toolkit.submit import (
+    TTA,
+    TTARequest,
+    make_submission,
+    score_submission,
+    validate_submission,
+)
 from toolkit.submit import paths as paths_mod
-from toolkit.submit.predict import shift_images
 from toolkit.train.model import load_model
 
 
@@ -115,20 +121,39 @@ def test_top_k_averages_probabilities(trained: list[Path], digits: Competition) 
     assert prov["metric"] == "accuracy" and prov["submission"]["kind"] == "label"
 
 
-def test_tta_with_shifts_and_flips_is_recorded(trained: list[Path], digits: Competition) -> None:
-    result = make_submission(str(trained[0]), tta=TTA(flip=True, shift=1), name="tta")
-    assert result.provenance["tta"] == {"flip": True, "shift": 1, "views": 5}
+def test_a_run_submits_with_the_tta_it_validated_with(
+    digits: Competition, session_env: dict[str, Path]
+) -> None:
+    """tta = true with flips: the submission flips too, and scores what the run reported."""
+    run = tiny_run(digits, flip=True, tta=True)
+    result = make_submission(str(run), name="own-tta")
+    prov = result.provenance
+    assert prov["tta"] == {"flip": True, "shift": 0, "views": 2}
+    assert prov["runs"][0]["tta"] == prov["tta"]
+    record = json.loads((run / "run.json").read_text())
+    assert prov["validation_score"] == pytest.approx(record["metrics"]["val_acc"], abs=1e-5)
+    probs = load_model(str(run)).predict_probs(digits.x_test, tta=TTA(flip=True))
+    back = pd.read_csv(result.csv_path, dtype=str, keep_default_na=False)
+    assert back["label"].tolist() == [str(digits.classes[i]) for i in probs.argmax(1)]
+    off = make_submission(str(run), tta=TTARequest(enabled=False), name="off")
+    assert off.provenance["tta"] is None
+
+
+def test_tta_never_uses_a_view_the_run_did_not_train_on(
+    trained: list[Path], digits: Competition, session_env: dict[str, Path]
+) -> None:
+    # trained[0]: flip = false, no crops. --tta has nothing it may add; a flip is refused.
+    plain = make_submission(str(trained[0]), tta=TTARequest(enabled=True), name="t")
+    assert plain.provenance["tta"] is None
+    with pytest.raises(ToolkitError, match="trained without flips"):
+        make_submission(str(trained[0]), tta=TTARequest(flip=True))
+    cropped = tiny_run(digits, flip=True, crop_pad=2)
+    result = make_submission(str(cropped), tta=TTARequest(enabled=True), name="tta")
+    assert result.provenance["tta"] == {"flip": True, "shift": 1, "views": 3}
     validate_submission(result.csv_path, digits)
-
-
-def test_shift_images_moves_content_and_repeats_edges() -> None:
-    x = np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4)  # (B, C, H, W)
-    down = shift_images(x, 1, 0)
-    assert (down[0, 0, 1:] == x[0, 0, :-1]).all() and (down[0, 0, 0] == x[0, 0, 0]).all()
-    left = shift_images(x, 0, -2)
-    assert (left[0, 0, :, :2] == x[0, 0, :, 2:]).all()
-    assert (left[0, 0, :, 2:] == x[0, 0, :, 3:4]).all()
-    assert shift_images(x, 0, 0) is x and down.dtype == np.uint8
+    both = [str(trained[0]), str(cropped)]
+    mixed = make_submission(both, tta=TTARequest(enabled=True), name="mixed")
+    assert mixed.provenance["tta"] == [None, {"flip": True, "shift": 1, "views": 3}]
 
 
 def copy_run(src: Path, dst: Path, **changes: object) -> Path:

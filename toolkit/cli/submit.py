@@ -41,15 +41,21 @@ def submit(
         int, typer.Option("--top-k", min=1, help="With --study: average the k best trials.")
     ] = 1,
     tta: Annotated[
-        bool, typer.Option("--tta", help="Average over test-time augmentations (flips, shifts).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Test-time augmentation: every view the run trained on (flips; 1-px shifts "
+            "if it trained with crops). Default: as the run validated (its tta setting).",
+        ),
+    ] = None,
     tta_shift: Annotated[
-        int, typer.Option("--tta-shift", min=0, help="TTA shift in pixels; 0 = no shifts.")
-    ] = 1,
+        int | None,
+        typer.Option("--tta-shift", min=0, help="TTA shift in pixels; 0 = no shifts."),
+    ] = None,
     tta_flip: Annotated[
-        bool,
-        typer.Option("--tta-flip/--no-tta-flip", help="TTA horizontal flips (off for digits)."),
-    ] = True,
+        bool | None,
+        typer.Option("--tta-flip/--no-tta-flip", help="TTA horizontal flips (default: run's)."),
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="File name part (default: run id or study).")
     ] = None,
@@ -83,7 +89,7 @@ def submit(
     its provenance JSON under submissions/<competition>/ and print the Kaggle upload command."""
     if ctx.invoked_subcommand is not None:
         return
-    from toolkit.submit import TTA, make_submission, study_runs
+    from toolkit.submit import TTARequest, make_submission, study_runs
 
     if (study is None) == (not run):
         raise ToolkitError(
@@ -98,7 +104,7 @@ def submit(
     result = make_submission(
         runs,
         competition,
-        tta=TTA(flip=tta_flip, shift=tta_shift) if tta else None,
+        tta=TTARequest(enabled=tta, flip=tta_flip, shift=tta_shift),
         name=name,
         study=study,
         storage=storage,
@@ -244,7 +250,9 @@ def _settings(entry: dict[str, Any]) -> str:
     if (entry.get("top_k") or 1) > 1:
         parts.append(f"top-{entry['top_k']}")
     tta = entry.get("tta")
-    if tta:
+    if isinstance(tta, list):  # one per run: they differed
+        parts.append("tta per run")
+    elif tta:
         parts.append("tta " + "+".join(k for k in ("flip", "shift") if tta.get(k)))
     return ", ".join(parts)
 

@@ -1,7 +1,7 @@
 """Submissions: best trial or run -> predictions -> validated CSV + provenance JSON -> leaderboard.
 
 - :mod:`.validate`: the rules a submission CSV must follow (header, ids, labels, no empties)
-- :mod:`.predict`: test probabilities of one run or the mean of several, with optional TTA
+- :mod:`.predict`: test probabilities of one run or the mean of several, with the runs' own TTA
 - :mod:`.write`: the CSV text, validated, written atomically and never over an existing file
 - :mod:`.provenance`: the JSON beside each CSV (runs, configs, hashes, git, versions, Kaggle)
 - :mod:`.make`: :func:`make_submission`, the stage end to end
@@ -12,7 +12,7 @@
 from toolkit.submit.leaderboard import list_submissions
 from toolkit.submit.make import SubmissionResult, make_submission, study_runs
 from toolkit.submit.paths import safe_name, submissions_root
-from toolkit.submit.predict import TTA
+from toolkit.submit.predict import TTA, TTARequest
 from toolkit.submit.score import score_submission
 from toolkit.submit.validate import Expected, expected_format, validate_submission
 
@@ -20,6 +20,7 @@ __all__ = [
     "TTA",
     "Expected",
     "SubmissionResult",
+    "TTARequest",
     "expected_format",
     "list_submissions",
     "make_submission",

@@ -26,7 +26,14 @@ from toolkit.submit import paths, provenance
 from toolkit.submit.calibrate import apply_temperature
 from toolkit.submit.calibrate import calibrate as calibrate_probs
 from toolkit.submit.leaderboard import short_run_id
-from toolkit.submit.predict import TTA, Member, check_members, predict_members, read_members
+from toolkit.submit.predict import (
+    Member,
+    TTARequest,
+    check_members,
+    member_tta,
+    predict_members,
+    read_members,
+)
 from toolkit.submit.validate import expected_format
 from toolkit.submit.write import ensure_new, submission_rows, write_submission
 
@@ -52,7 +59,7 @@ def make_submission(
     runs: str | Sequence[str],
     competition: Competition | str | Path | None = None,
     *,
-    tta: TTA | None = None,
+    tta: TTARequest | None = None,
     name: str | None = None,
     root: Path | None = None,
     study: str | None = None,
@@ -68,6 +75,9 @@ def make_submission(
     size the run trained on. The submission's shape and metric are the run's (from the
     competition's sample unless its config overrode them); ``settings`` may override them
     again (``submission.kind``, ``submission.k``, ``submission.positive_class``, ``metric``).
+    Each run predicts with the test-time augmentation it validated with unless ``tta`` asks
+    otherwise (never with a view it did not train on); the validation score is that of the
+    submitted prediction (the runs' mean, with their TTA and the calibration).
     Probability submissions are calibrated with a temperature fitted on the validation split
     (``calibrate=False`` turns that off). Files go to
     ``<root>/<competition>/<timestamp>-<name>.csv`` (``root`` defaults to
@@ -86,6 +96,7 @@ def make_submission(
     for text in warnings:
         print(f"warning: {text}", file=sys.stderr)
     expected = expected_format(comp, task.submission)
+    tta_record = _tta_record(members, tta)  # refuses a view a run never trained on, up front
     id_rows = _id_rows(comp, expected.id_texts)  # (M,) row of x_test for each id to write
 
     default = f"study-{study}" if study else short_run_id(members[0].run.id)
@@ -116,7 +127,10 @@ def make_submission(
 
     local = None if comp.y_test is None else _score(task.metric, np.asarray(comp.y_test), probs)
     record = provenance.build(
-        runs=[provenance.run_entry(m.run.path, m.record, m.meta) for m in members],
+        runs=[
+            {**provenance.run_entry(m.run.path, m.record, m.meta), "tta": _tta_dict(m, tta)}
+            for m in members
+        ],
         study=study,
         storage=storage,
         competition=comp,
@@ -128,7 +142,7 @@ def make_submission(
         local_test_score=local,
         task=task.record(list(comp.classes)),
         calibration=calibration,
-        tta=tta.to_dict() if tta else None,
+        tta=tta_record,
         warnings=warnings,
     )
     from toolkit import io
@@ -199,6 +213,19 @@ def _competition(given: Competition | str | Path | None, member: Member) -> Comp
     if trained and comp.image_size != trained:  # another folder whose images differ in size
         comp = load_competition(given, image_size=trained, resize=resize)
     return comp
+
+
+def _tta_dict(member: Member, request: TTARequest | None) -> dict[str, Any] | None:
+    tta = member_tta(member, request)
+    return tta.to_dict() if tta else None
+
+
+def _tta_record(
+    members: Sequence[Member], request: TTARequest | None
+) -> dict[str, Any] | list[dict[str, Any] | None] | None:
+    """The TTA of the submission: one record when every run used the same, else one per run."""
+    each = [_tta_dict(m, request) for m in members]
+    return each[0] if all(t == each[0] for t in each) else each
 
 
 def _score(metric: Metric, y: np.ndarray, probs: np.ndarray | None) -> float | None:

@@ -1,10 +1,10 @@
-"""Test-set probabilities of one run or the average of several, with optional TTA.
+"""Test-set probabilities of one run or the average of several, with test-time augmentation.
 
 A run's checkpoint (linear probe or fine-tuned, whichever the run saved) is rebuilt with
-:func:`toolkit.train.model.load_model`. Test-time augmentation averages the probabilities
-of the original images with horizontally flipped ones (``predict_probs(tta=True)``) and with
-copies shifted by a few pixels up, down, left and right (edge pixels repeated, no wrap-around).
-Runs are loaded one at a time, so averaging k runs holds one model in memory.
+:func:`toolkit.train.model.load_model`. By default each run predicts the way it was validated
+(its ``tta`` setting: flips, if it trained with them); test-time augmentation
+(:mod:`toolkit.train.tta`) never uses a view the run did not train with. Runs are loaded one at
+a time, so averaging k runs holds one model in memory.
 """
 
 from __future__ import annotations
@@ -16,28 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
+from toolkit.train.tta import TTA
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
     from toolkit.runs import RunDir
-
-CHUNK = 2048  # test images shifted and predicted at a time (bounded memory on big test sets)
-
-
-@dataclass(frozen=True)
-class TTA:
-    """Which test-time augmentations to average over."""
-
-    flip: bool = True  # also predict horizontally flipped images (off for digits or text)
-    shift: int = 1  # also predict copies shifted by this many pixels in 4 directions; 0 = none
-
-    def offsets(self) -> list[tuple[int, int]]:
-        """(dy, dx) of every view: the original first, then the shifts."""
-        s = self.shift
-        return [(0, 0)] + ([(-s, 0), (s, 0), (0, -s), (0, s)] if s > 0 else [])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"flip": self.flip, "shift": self.shift, "views": len(self.offsets())}
 
 
 @dataclass(frozen=True)
@@ -101,8 +84,39 @@ def check_members(members: Sequence[Member], competition: Competition) -> list[s
     return warnings
 
 
+@dataclass(frozen=True)
+class TTARequest:
+    """What the user asked of test-time augmentation; None fields: the run's own choice."""
+
+    enabled: bool | None = None  # None: as the run validated (its tta setting)
+    flip: bool | None = None  # None: if the run trained with flips
+    shift: int | None = None  # None: 1 px if the run trained with random crops, else 0
+
+
+def member_tta(member: Member, request: TTARequest | None = None) -> TTA | None:
+    """The views ``member`` predicts with: what was asked, within what the run trained on."""
+    from toolkit.train.tta import check_trained, trained_tta, validation_tta
+
+    request = request or TTARequest()
+    config = member.record.get("config") or {}
+    if request.enabled is False:
+        return None
+    if request.enabled is None and request.flip is None and request.shift is None:
+        return validation_tta(config)
+    trained = trained_tta(config, shift=request.shift)
+    tta = TTA(
+        flip=trained.flip if request.flip is None else request.flip,
+        shift=trained.shift if request.shift is None else request.shift,
+    )
+    check_trained(tta, config, member.run.id)
+    return tta if tta.active else None
+
+
 def predict_members(
-    members: Sequence[Member], x: np.ndarray, tta: TTA | None = None, device: str = "auto"
+    members: Sequence[Member],
+    x: np.ndarray,
+    request: TTARequest | None = None,
+    device: str = "auto",
 ) -> np.ndarray:
     """Mean class probabilities (M, K) of all members on uint8 images ``x`` (M, C, H, W)."""
     from toolkit.train.device import resolve_device
@@ -112,47 +126,11 @@ def predict_members(
     total: np.ndarray | None = None
     for m in members:
         model = load_model(str(m.run.path), device=dev)
-        probs = predict_views(model, x, tta)  # (M, K)
+        probs = np.asarray(model.predict_probs(x, tta=member_tta(m, request)), dtype=np.float64)
         total = probs if total is None else total + probs
         del model
     assert total is not None  # read_members refuses an empty list
     return total / len(members)
-
-
-def predict_views(model: Any, x: np.ndarray, tta: TTA | None) -> np.ndarray:
-    """Probabilities (M, K) of one model, averaged over the TTA views."""
-    from toolkit.data import release_pages
-
-    if tta is None:
-        return np.asarray(model.predict_probs(x), dtype=np.float64)
-    offsets = tta.offsets()
-    if len(offsets) == 1:
-        return np.asarray(model.predict_probs(x, tta=tta.flip), dtype=np.float64)
-    out: np.ndarray | None = None
-    for start in range(0, len(x), CHUNK):
-        part = np.asarray(x[start : start + CHUNK])  # (B, C, H, W) uint8, read from a memmap
-        views = [
-            np.asarray(model.predict_probs(shift_images(part, dy, dx), tta=tta.flip))
-            for dy, dx in offsets
-        ]
-        mean = np.mean(views, axis=0, dtype=np.float64)  # (B, K)
-        if out is None:  # one output array: a list of chunk results would fragment the heap
-            out = np.empty((len(x), mean.shape[1]), dtype=np.float64)  # (M, K)
-        out[start : start + len(mean)] = mean
-        release_pages(part)  # done with these images: keep resident memory at one chunk
-    return out if out is not None else np.zeros((0, 0), dtype=np.float64)
-
-
-def shift_images(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """Images (B, C, H, W) moved ``dy`` pixels down and ``dx`` right; edges are repeated."""
-    if dy == 0 and dx == 0:
-        return x
-    h, w = x.shape[2], x.shape[3]
-    if abs(dy) >= h or abs(dx) >= w:
-        raise ToolkitError(f"a TTA shift of {max(abs(dy), abs(dx))} px is as large as the image.")
-    p = max(abs(dy), abs(dx))
-    padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), mode="edge")
-    return np.ascontiguousarray(padded[:, :, p - dy : p - dy + h, p - dx : p - dx + w])
 
 
 def _few(items: Sequence[Any], limit: int = 4) -> str:

@@ -110,7 +110,7 @@ def build(
     local_test_score: float | None,
     task: dict[str, Any],
     calibration: dict[str, Any] | None,
-    tta: dict[str, Any] | None,
+    tta: dict[str, Any] | list[dict[str, Any] | None] | None,
     warnings: list[str],
 ) -> dict[str, Any]:
     """The whole provenance record of a new submission.

@@ -83,7 +83,7 @@ class TrainConfig:
     eval_every: int = 0  # evaluate every N steps; 0 = once per epoch
     early_stopping: str = "none"  # none | last-k (the assignment's rule) | patience
     patience: int = 25  # evaluations looked back on by the early-stopping rule
-    tta: bool = False  # average predictions over horizontal flips at evaluation
+    tta: bool = False  # evaluate (and submit) averaged over flips; needs flip = true
     knn_k: int = 20  # neighbours for the kNN accuracy of embedding runs
 
     # -- frozen-encoder heads (linear-probe, mlp) and the head stage of embedding runs ----

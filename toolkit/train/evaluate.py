@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from toolkit.train.batches import Normalizer
+from toolkit.train.tta import TTA, mean_over_views, stack_views
 
 if TYPE_CHECKING:
     from toolkit.metrics import Metric
@@ -22,19 +23,22 @@ def embed(
     normalize: Normalizer,
     *,
     batch_size: int = 1024,
-    tta: bool = False,
+    tta: TTA | None = None,
     autocast: Callable[[], object] | None = None,
 ) -> torch.Tensor:
-    """Encoder features of uint8 images ``x`` (N, C, H, W) -> (N, D) float32, in batches."""
+    """Encoder features of uint8 images ``x`` (N, C, H, W) -> (N, D) float32, in batches.
+
+    With ``tta`` every view of a batch goes through the encoder in one forward pass (the
+    views stacked along the batch, ``batch_size`` images in all) and the features are averaged.
+    """
     was_training = encoder.training
     encoder.eval()
     out = []
-    for start in range(0, x.shape[0], batch_size):
-        batch = normalize(x[start : start + batch_size])
+    step = max(1, batch_size // (len(tta.views()) if tta else 1))
+    for start in range(0, x.shape[0], step):
+        batch = normalize(x[start : start + step])
         with autocast() if autocast else _null():
-            feats = encoder(batch)
-            if tta:
-                feats = 0.5 * (feats + encoder(batch.flip(3)))
+            feats = mean_over_views(encoder(stack_views(batch, tta)), tta)
         out.append(feats.float())
     encoder.train(was_training)
     if not out:

@@ -12,6 +12,7 @@ from torch import nn
 from toolkit.runs.results import FinalMetrics
 from toolkit.train import evaluate as ev
 from toolkit.train.batches import Normalizer
+from toolkit.train.tta import TTA, validation_tta
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
@@ -32,7 +33,7 @@ def predict_probs(
     x: np.ndarray | torch.Tensor,
     *,
     device: torch.device,
-    tta: bool = False,
+    tta: TTA | None = None,
     autocast: Callable[[], Any] | None = None,
     chunk: int = 8192,
 ) -> np.ndarray:
@@ -74,13 +75,14 @@ def final_metrics(
     encoder, head, head_loss, norm = model.encoder, model.head, model.head_loss, model.normalizer
     k = splits.num_classes
     n_tr = min(len(y_tr), TRAIN_EVAL_SAMPLES)
+    tta = validation_tta(cfg.to_dict())  # flips, when the run trained with them and tta is on
 
     def probs(x: torch.Tensor, cached: str) -> np.ndarray:
         if cached in feats:  # frozen encoder: reuse the features extracted for the head
             f = feats[cached] if cached != "train" else feats[cached][:n_tr]
             return head_loss.probabilities(ev.head_logits(head, f)).float().cpu().numpy()
         return predict_probs(
-            encoder, head, head_loss, norm, x, device=device, tta=cfg.tta, autocast=autocast
+            encoder, head, head_loss, norm, x, device=device, tta=tta, autocast=autocast
         )
 
     p_tr = probs(x_tr[:n_tr], "train")
@@ -88,13 +90,13 @@ def final_metrics(
     yv = y_va.cpu().numpy()
     mat = ev.confusion(p_va.argmax(1), yv, k)
     p_te = predict_probs(
-        encoder, head, head_loss, norm, comp.x_test, device=device, tta=cfg.tta, autocast=autocast
+        encoder, head, head_loss, norm, comp.x_test, device=device, tta=tta, autocast=autocast
     )
     classes = splits.classes
     knn, emb = None, None
     if model.kinds.embedding_loss:
         n_knn = min(len(y_tr), TRAIN_EVAL_SAMPLES)
-        if "train" in feats and not cfg.tta:  # frozen encoder: its features are at hand
+        if "train" in feats and tta is None:  # frozen encoder: its features are at hand
             f_tr, f_va = feats["train"][:n_knn], feats["val"]
         else:
             f_tr = ev.embed(encoder, x_tr[:n_knn], norm, autocast=autocast)

@@ -18,6 +18,7 @@ from toolkit.runs.store import CHECKPOINT, find_run
 from toolkit.train.batches import Normalizer
 from toolkit.train.config import LEGACY_KEYS
 from toolkit.train.final import predict_probs
+from toolkit.train.tta import TTA
 
 
 @dataclass
@@ -34,10 +35,10 @@ class LoadedModel:
         """Class labels in their original form (index i = probability column i)."""
         return list(self.meta["classes"])
 
-    def predict_probs(self, x: Any, *, tta: bool = False, chunk: int = 8192) -> Any:
+    def predict_probs(self, x: Any, *, tta: TTA | None = None, chunk: int = 8192) -> Any:
         """Class probabilities (N, K) for uint8 images (N, C, H, W), streamed in chunks.
 
-        ``tta`` also averages over the horizontal flip (in feature space, as in training).
+        ``tta`` also averages over its views (in feature space, as the run validated).
         """
         stats = self.meta["normalizer"]
         device = next(self.head.parameters()).device

@@ -24,6 +24,7 @@ from toolkit.train.config import TrainConfig
 from toolkit.train.loop import Stage
 from toolkit.train.parts import Model, Splits
 from toolkit.train.plan import StagePlan
+from toolkit.train.tta import validation_tta
 
 if TYPE_CHECKING:
     from toolkit.metrics import Metric
@@ -80,7 +81,7 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
 
 def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
     """Freeze the encoder and extract its features once; the head trains on them."""
-    tta = setup.config.tta
+    tta = validation_tta(setup.config.to_dict())
     for p in model.encoder.parameters():
         p.requires_grad_(False)
     for split, x in (("train", splits.x_train), ("val", splits.x_val)):
@@ -174,7 +175,7 @@ def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
         model.forward_encoder,
         splits.x_val,
         model.normalizer,
-        tta=setup.config.tta,
+        tta=validation_tta(setup.config.to_dict()),
         autocast=setup.autocast,
     )
     logits = ev.head_logits(model.head, f_va)
