@@ -72,3 +72,18 @@ def test_a_short_run_reports_what_its_weights_score_with_fresh_statistics(
     fresh_acc = float((fresh == y_val).mean())
     assert fresh_acc > 0.5  # the weights learned something: the comparison means something
     assert abs(result.metrics["val_acc"] - fresh_acc) <= 0.01, (result.metrics, fresh_acc)
+    # The last evaluation is reported beside the best one the run kept (never above it).
+    assert 0 < result.metrics["val_score_last"] <= result.metrics["val_acc"] + 1e-6
+
+
+def test_statistics_settled_over_many_training_batches_are_kept() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    bn = net[1]
+    assert isinstance(bn, nn.BatchNorm2d)
+    x = torch.randint(0, 256, (16, 1, 6, 6), dtype=torch.uint8)
+    bn.num_batches_tracked.fill_(ev.BN_SETTLED_BATCHES)
+    before = bn.running_mean.clone()
+    ev.refresh_batchnorm([net], net, x, _identity_norm(), unless_settled=True)
+    assert torch.equal(bn.running_mean, before)  # long runs: nothing recomputed
+    ev.refresh_batchnorm([net], net, x, _identity_norm())
+    assert not torch.equal(bn.running_mean, before)  # asked outright: recomputed

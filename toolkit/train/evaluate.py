@@ -47,6 +47,9 @@ def embed(
 
 
 BN_REFRESH_IMAGES = 2048  # train images BatchNorm statistics are recomputed on
+# Running statistics averaged over this many training batches have forgotten their start
+# (0.9^100 < 1e-4 with torch's momentum 0.1) and follow the weights: no recomputation then.
+BN_SETTLED_BATCHES = 100
 
 
 @torch.no_grad()
@@ -58,6 +61,7 @@ def refresh_batchnorm(
     *,
     batch_size: int = 256,
     autocast: Callable[[], object] | None = None,
+    unless_settled: bool = False,
 ) -> None:
     """Recompute the BatchNorm running statistics of ``modules`` on uint8 images ``x``.
 
@@ -66,7 +70,10 @@ def refresh_batchnorm(
     early in a run, or in any short run, measures stale statistics rather than the model:
     a 3-epoch digits run scored 20% with them and 97% with fresh ones. This is "precise BN":
     the statistics become the plain average over ``x`` (un-augmented train images, like the
-    images evaluated) for the current weights. Modules without BatchNorm cost nothing.
+    images evaluated) for the current weights. Modules without BatchNorm cost nothing, and with
+    ``unless_settled`` neither do statistics already averaged over :data:`BN_SETTLED_BATCHES`
+    training batches (a recomputation costs about 3 training steps of images: long runs that
+    evaluate every epoch would pay it for nothing).
     """
     norms = [
         m
@@ -75,6 +82,9 @@ def refresh_batchnorm(
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
     ]
     if not norms or len(x) == 0:
+        return
+    tracked = [int(m.num_batches_tracked or 0) for m in norms if m.num_batches_tracked is not None]
+    if unless_settled and tracked and min(tracked) >= BN_SETTLED_BATCHES:
         return
     momenta = [m.momentum for m in norms]
     modes = [mod.training for mod in modules]

@@ -150,6 +150,7 @@ def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: b
         model.normalizer,
         batch_size=setup.config.batch_size,
         autocast=setup.autocast,
+        unless_settled=True,
     )
 
 

@@ -180,10 +180,11 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
 
     # 4. final evaluation -----------------------------------------------------------------------
     metrics = final_metrics(cfg, competition, model, splits, setup)
+    summary = {**metrics.summary(), **_last_evaluation(ctx)}
 
     # 5. artifacts ------------------------------------------------------------------------------
     if run is None:
-        return RunResult("", None, "completed", metrics.summary())
+        return RunResult("", None, "completed", summary)
     from toolkit.runs.artifacts import write_artifacts
 
     digest = save_best(run, model.encoder, model.head, description())
@@ -191,16 +192,23 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
     run.update(
         status="completed",
         error=None,
-        metrics=metrics.summary(),
+        metrics=summary,
         checkpoint_sha256=digest,
         **_timing(ctx, t0),
     )
-    return RunResult(run.id, run.path, "completed", metrics.summary())
+    return RunResult(run.id, run.path, "completed", summary)
 
 
 def _deadline(budget: float, t0: float, share: float | None) -> float | None:
     """The moment a stage must end: its share of the run's budget, leaving time to finish."""
     return None if budget <= 0 or share is None else t0 + budget * share
+
+
+def _last_evaluation(ctx: Context) -> dict[str, Any]:
+    """The metric at the run's last evaluation: the best of many evaluations (what the run
+    keeps and reports) is biased upwards, the last one is not."""
+    value = ctx.rows[-1].get("value") if ctx.rows else None
+    return {} if value is None else {"val_score_last": round(float(value), 5)}
 
 
 def _short(name: str) -> str:
