@@ -7,7 +7,9 @@ For each budget, in fresh processes one after another on the same machine:
 
 - ``fastnet-finetune``: ``tk train --recipe fastnet-finetune --budget B``;
 - ``fastnet-supcon-probe``: ``tk train --recipe fastnet-supcon-probe --budget B``;
-- ``reference``: ``benchmarks/reference_loop.py --budget B`` (convnet4, Adam, PIL pipeline).
+- ``reference``: ``benchmarks/reference_loop.py --budget B`` (convnet4, Adam, PIL pipeline);
+- ``plain``: ``benchmarks/plain_tensor_loop.py --budget B`` (a strong student's tensor loop:
+  ResNet-9-lite, SGD-Nesterov, one-cycle, label smoothing, flip TTA; prediction inside B).
 
 Ours get a cold data cache, so decoding the images is inside the budget; the budget covers the
 whole ``tk train`` process except Python start-up (the final evaluation and the artifacts
@@ -29,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-ENTRIES = ("fastnet-finetune", "fastnet-supcon-probe", "reference")
+ENTRIES = ("fastnet-finetune", "fastnet-supcon-probe", "reference", "plain")
 
 
 def run_recipe(competition: Path, recipe: str, budget: float) -> dict[str, Any]:
@@ -70,6 +72,23 @@ def run_reference(competition: Path, budget: float) -> dict[str, Any]:
     }
 
 
+def run_plain(competition: Path, budget: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "plain.json"
+        cmd = [sys.executable, str(HERE / "plain_tensor_loop.py"), str(competition)]
+        cmd += ["--budget", str(budget), "--json", str(out)]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        plain = json.loads(out.read_text())
+    return {
+        "test_acc": plain.get("test_acc"),
+        "val_acc": None,
+        "wall_s": round(wall, 1),
+        "images_seen": plain["images"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("competition", type=Path, nargs="?")
@@ -95,6 +114,8 @@ def main() -> None:
         for name in names:
             if name == "reference":
                 row[name] = run_reference(competition, budget)
+            elif name == "plain":
+                row[name] = run_plain(competition, budget)
             else:
                 row[name] = run_recipe(competition, name, budget)
             print(json.dumps({"budget_s": budget, name: row[name]}), flush=True)

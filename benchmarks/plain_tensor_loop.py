@@ -224,6 +224,7 @@ def main() -> None:
         "test_acc": test_acc,
         "epochs": round(seen / len(train_x), 3),
         "steps": steps,
+        "images": seen,
         "images_per_s": round(seen / max(train_wall, 1e-9), 1),
         "wall_s": round(time.perf_counter() - t0, 2),
         "load_s": round(load_s, 2),

@@ -11,6 +11,7 @@ KEYS = {
     "test_acc",
     "epochs",
     "steps",
+    "images",
     "images_per_s",
     "wall_s",
     "load_s",

@@ -22,7 +22,7 @@ def test_throughput_smoke(tmp_path: Path) -> None:
 def test_budget_smoke(tmp_path: Path) -> None:
     result = run_smoke("budget.py", tmp_path)
     (row,) = result["budgets"].values()
-    assert set(row) == {"fastnet-finetune", "fastnet-supcon-probe", "reference"}
+    assert set(row) == {"fastnet-finetune", "fastnet-supcon-probe", "reference", "plain"}
     for name, entry in row.items():
         assert 0.0 <= entry["test_acc"] <= 1.0, name
         assert entry["images_seen"] > 0, name
