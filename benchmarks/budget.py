@@ -34,7 +34,9 @@ sys.path.insert(0, str(HERE))
 ENTRIES = ("fastnet-finetune", "fastnet-supcon-probe", "reference", "plain")
 
 
-def run_recipe(competition: Path, recipe: str, budget: float) -> dict[str, Any]:
+def run_recipe(
+    competition: Path, recipe: str, budget: float, settings: list[str] | None = None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = os.environ | {
             "TOOLKIT_RUNS": str(Path(tmp) / "runs"),
@@ -42,6 +44,8 @@ def run_recipe(competition: Path, recipe: str, budget: float) -> dict[str, Any]:
         }
         cmd = [sys.executable, "-m", "toolkit", "train", str(competition), "--json", "-q"]
         cmd += ["--recipe", recipe, "--budget", f"{budget}s"]
+        for setting in settings or []:
+            cmd += ["--set", setting]
         t0 = time.perf_counter()
         done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
@@ -50,8 +54,12 @@ def run_recipe(competition: Path, recipe: str, budget: float) -> dict[str, Any]:
     return {
         "test_acc": out.get("test_acc"),
         "val_acc": out.get("val_acc"),
+        "val_score_last": record["metrics"].get("val_score_last"),
         "wall_s": round(wall, 1),
         "images_seen": record["images_seen"],
+        "epochs": round(record["images_seen"] / record["split_sizes"]["train"], 2),
+        "machine": record.get("machine"),
+        "settings": settings or [],
     }
 
 
@@ -96,6 +104,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help=f"some of {','.join(ENTRIES)}")
     parser.add_argument("--smoke", action="store_true", help="tiny generated set, 4 s budgets")
     parser.add_argument("--root", type=Path, default=None, help="where --smoke writes its data")
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], help="KEY=VALUE for our recipes"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     competition, budgets = args.competition, [float(b) for b in args.budgets.split(",")]
@@ -117,7 +128,7 @@ def main() -> None:
             elif name == "plain":
                 row[name] = run_plain(competition, budget)
             else:
-                row[name] = run_recipe(competition, name, budget)
+                row[name] = run_recipe(competition, name, budget, args.settings)
             print(json.dumps({"budget_s": budget, name: row[name]}), flush=True)
         results[f"{budget:g}"] = row
     print(f"{'budget':>7}  " + "  ".join(f"{n:>22}" for n in names))

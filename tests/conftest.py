@@ -21,6 +21,9 @@ MakeDist = Callable[..., Path]
 # Tests train tiny models: one torch thread each is faster than two threads waiting on each
 # other, above all on a shared 2-core machine. Worker subprocesses inherit it.
 os.environ.setdefault("TOOLKIT_THREADS", "1")
+# precision = auto means bf16 on CPUs with native bf16 and fp32 elsewhere: the suite pins fp32
+# so that its numbers are the same on every machine (tests/train/test_precision.py covers bf16).
+os.environ.setdefault("TOOLKIT_PRECISION", "fp32")
 
 
 @pytest.fixture

@@ -27,13 +27,51 @@ def resolve_device(name: str) -> torch.device:
         raise ToolkitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N.") from None
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``); empty where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16() -> list[str]:
+    """The CPU features that compute bf16 natively (AVX512-BF16, AMX); empty if none."""
+    return sorted({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16`` for ``precision`` (auto | fp32 | bf16) on ``device``.
+
+    auto (or ``$TOOLKIT_PRECISION`` when set) is bf16 on CUDA and on CPUs with native bf16,
+    fp32 elsewhere: emulated bf16 is slower than fp32.
+    """
+    if precision == "auto":
+        precision = os.environ.get("TOOLKIT_PRECISION", "auto") or "auto"
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ToolkitError(f"precision must be auto, fp32 or bf16, got {precision!r}.")
+    if precision != "auto":
+        return precision
+    return "bf16" if device.type == "cuda" or native_bf16() else "fp32"
+
+
 def setup_torch(
-    seed: int, device: torch.device, *, threads: int = 0, processes: int = 1
+    seed: int,
+    device: torch.device,
+    *,
+    threads: int = 0,
+    processes: int = 1,
+    precision: str = "auto",
 ) -> Callable[[], Any]:
-    """Seed, set threads, and return the autocast context factory (bf16 on CUDA only).
+    """Seed, set threads, and return the autocast context factory (bf16 or none).
 
     ``threads`` 0 means ``$TOOLKIT_THREADS`` or all the cores this process's share of the
     machine has: ``processes`` training processes on this machine share its cores (DDP on CPU).
+    ``precision``: see :func:`resolve_precision`.
     """
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
@@ -41,5 +79,6 @@ def setup_torch(
     torch.set_num_threads(threads or int(os.environ.get("TOOLKIT_THREADS", 0)) or cores)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    if resolve_precision(precision, device) == "bf16":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext

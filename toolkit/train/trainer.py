@@ -106,7 +106,13 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
     competition = matching_competition(cfg, competition)  # the images this config asks for
     task = resolve_task(cfg, competition)  # submission shape + metric, checked before training
     device = local_device(resolve_device(cfg.device), world)
-    autocast = setup_torch(cfg.seed, device, threads=cfg.threads, processes=world.local_size)
+    autocast = setup_torch(
+        cfg.seed,
+        device,
+        threads=cfg.threads,
+        processes=world.local_size,
+        precision=cfg.precision,
+    )
 
     # 2. parts --------------------------------------------------------------------------------
     splits = load_splits(cfg, competition, device)
@@ -136,6 +142,8 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
                 "config": cfg.to_dict(),
                 "image_policy": competition.image_policy,
                 **task.record(splits.classes),
+                "machine": _machine(device, cfg.precision),
+                "split_sizes": {"train": len(splits.y_train), "val": len(splits.y_val)},
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 **(job.extra or {}),
             },
@@ -209,6 +217,18 @@ def _last_evaluation(ctx: Context) -> dict[str, Any]:
     keeps and reports) is biased upwards, the last one is not."""
     value = ctx.rows[-1].get("value") if ctx.rows else None
     return {} if value is None else {"val_score_last": round(float(value), 5)}
+
+
+def _machine(device: torch.device, precision: str) -> dict[str, Any]:
+    """What the run ran on: device, threads, precision (and the CPU's native bf16 features)."""
+    from toolkit.train.device import native_bf16, resolve_precision
+
+    return {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "precision": resolve_precision(precision, device),
+        "cpu_native_bf16": native_bf16(),
+    }
 
 
 def _short(name: str) -> str:
