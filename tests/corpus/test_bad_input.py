@@ -579,6 +579,36 @@ CASES = [
         "val_fraction must be in [0, 1)",
     ),
     Case(
+        "train-set-plugin-parameter-type",
+        lambda box: train(box, "--set", "loss.label_smoothing=abc"),
+        "parameter label_smoothing must be a finite number, got 'abc'",
+    ),
+    Case(
+        "train-set-plugin-parameter-word",
+        lambda box: train(box, "--encoder", "fastnet", "--set", "encoder.width=wide"),
+        "parameter width must be a finite number, got 'wide'",
+    ),
+    Case(
+        "train-set-negative-threads",
+        lambda box: train(box, "--set", "threads=-1"),
+        "threads must be >= 0",
+    ),
+    Case(
+        "train-set-negative-eval-every",
+        lambda box: train(box, "--set", "eval_every=-1"),
+        "eval_every must be >= 0",
+    ),
+    Case(
+        "train-set-huge-value",
+        lambda box: train(box, "--set", "lr=" + "1" * 100_000),
+        "characters long",
+    ),
+    Case(
+        "study-plugin-parameter-type",
+        lambda box: tune(box, "study_plugin_parameter_type.toml"),
+        "parameter label_smoothing must be a finite number",
+    ),
+    Case(
         "train-budget-unreadable",
         lambda box: train(box, "--budget", "abc"),
         "cannot read duration",

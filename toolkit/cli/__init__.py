@@ -19,7 +19,12 @@ from toolkit.cli import plugins as plugins_cmd
 from toolkit.cli import submit as submit_cmd
 from toolkit.cli import train as train_cmd
 from toolkit.cli import tune as tune_cmd
-from toolkit.errors import ToolkitError, catch_interrupts
+from toolkit.errors import (
+    ToolkitError,
+    catch_interrupts,
+    interrupt_exit_code,
+    interrupt_message,
+)
 
 app = typer.Typer(
     name="tk",
@@ -75,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        typer.echo(interrupt_message(), err=True)
+        sys.exit(interrupt_exit_code())
     except SystemExit:
         raise
     except Exception as err:  # click's usage errors arrive here in non-standalone mode
@@ -86,10 +91,14 @@ def main(argv: list[str] | None = None) -> None:
             show()
             sys.exit(code)
         if type(err).__name__ == "Abort":
+            if isinstance(err.__context__, KeyboardInterrupt):  # click wraps Ctrl-C/SIGTERM
+                typer.echo(interrupt_message(), err=True)
+                sys.exit(interrupt_exit_code())
             typer.echo("aborted", err=True)
             sys.exit(1)
         raise
     if isinstance(result, int) and result != 0:
         if result == 130:  # Typer turns a KeyboardInterrupt inside a command into 130
-            typer.echo("interrupted", err=True)
+            typer.echo(interrupt_message(), err=True)
+            result = interrupt_exit_code()
         sys.exit(result)

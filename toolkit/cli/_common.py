@@ -87,17 +87,21 @@ def load_competition_arg(path: str | None, *, quiet: bool = False, config: Any =
 
 
 def stdout() -> Console:
-    """The console for results (stdout stays pipeable)."""
+    """The console for results (stdout stays pipeable).
+
+    Markup is off: user text (class names such as ``[airplane]``, a folder ``comp[v2]``, a
+    label ``[/x]``) prints as it is; styling goes through :class:`rich.text.Text`.
+    """
     from rich.console import Console
 
-    return Console()
+    return Console(markup=False)
 
 
 def stderr() -> Console:
     """The console for progress and logs."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, markup=False)  # markup off: see stdout()
 
 
 def print_json(data: Any) -> None:

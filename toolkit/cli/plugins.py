@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from toolkit.cli._common import JsonOption, print_json, stdout, table
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 app = typer.Typer(help="List, inspect and scaffold plugins.", no_args_is_help=True)
 
@@ -21,7 +24,6 @@ def list_(
     json: JsonOption = False,
 ) -> None:
     """List registered plugins: name, kind, source, summary, status."""
-    from rich.markup import escape
 
     from toolkit.registry import all_infos, broken_files
 
@@ -34,21 +36,18 @@ def list_(
         ]
         print_json(data)
         return
-    # Plugin text is data, not markup: "[low, high]" in a docstring must print as written.
+    # Plugin text is data, not markup (the consoles print "[low, high]" as written).
     rows = [
         (
-            escape(i.name),
+            i.name,
             i.kind,
-            escape(i.source),
-            escape((i.summary if i.status == "ok" else i.error) or ""),
+            i.source,
+            (i.summary if i.status == "ok" else i.error) or "",
             _status(i.status),
         )
         for i in infos
     ]
-    rows += [
-        (escape(Path(f).stem), "?", escape(f), escape(e), _status("broken"))
-        for f, e in broken_files.items()
-    ]
+    rows += [(Path(f).stem, "?", f, e, _status("broken")) for f, e in broken_files.items()]
     stdout().print(table("Plugins", ["name", "kind", "source", "summary", "status"], rows))
 
 
@@ -61,7 +60,8 @@ def show(
     json: JsonOption = False,
 ) -> None:
     """Show one plugin's parameters (with defaults) and its declared search space."""
-    from rich.markup import escape
+
+    from rich.text import Text
 
     from toolkit.registry import find_info
 
@@ -71,25 +71,19 @@ def show(
         return
     console = stdout()
     console.print(
-        f"[bold]{escape(info.name)}[/bold] ({info.kind}) from {escape(info.source)}  "
-        f"({escape(info.target)})"
+        Text.assemble((info.name, "bold"), f" ({info.kind}) from {info.source}  ({info.target})")
     )
     if info.status != "ok":
-        console.print(f"[red]broken:[/red] {escape(info.error or '')}")
+        console.print(Text.assemble(("broken:", "red"), f" {info.error or ''}"))
         raise typer.Exit(2)
     if info.summary:
-        console.print(escape(info.summary))
-    # Escaped: "list[int]" or "['a']" is text, not Rich markup.
+        console.print(info.summary)
     rows = [
-        (
-            escape(p.name),
-            escape(p.annotation),
-            "(required)" if p.required else escape(repr(p.default)),
-        )
+        (p.name, p.annotation, "(required)" if p.required else repr(p.default))
         for p in info.params
     ]
     console.print(table("Parameters", ["name", "type", "default"], rows))
-    space_rows = [(escape(k), escape(_describe(d.to_dict()))) for k, d in info.space.items()]
+    space_rows = [(k, _describe(d.to_dict())) for k, d in info.space.items()]
     console.print(table("Search space", ["parameter", "range"], space_rows))
 
 
@@ -113,8 +107,10 @@ def new(
     )
 
 
-def _status(status: str) -> str:
-    return {"ok": "[green]ok[/green]", "broken": "[red]broken[/red]"}.get(status, status)
+def _status(status: str) -> Text:
+    from rich.text import Text
+
+    return Text(status, style={"ok": "green", "broken": "red"}.get(status, ""))
 
 
 def _describe(spec: dict[str, object]) -> str:

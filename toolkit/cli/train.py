@@ -152,8 +152,12 @@ def runs_show(
     if json:
         print_json({**record, "path": str(run.path), "files": files})
         return
+    from rich.text import Text
+
     console = stdout()
-    console.print(f"[bold]{record.get('id')}[/bold]  {record.get('status')}  ({run.path})")
+    console.print(
+        Text.assemble((str(record.get("id")), "bold"), f"  {record.get('status')}  ({run.path})")
+    )
     cfg = record.get("config", {})
     rows = [(k, v) for k, v in cfg.items() if v not in ({}, [], "", None)]
     console.print(table("Config", ["setting", "value"], rows))

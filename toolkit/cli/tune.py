@@ -89,9 +89,14 @@ def tune_command(
         comp_path = str(load_competition_arg(None, quiet=quiet).root)
     url = storage or default_url(spec.name)
     if not quiet:
+        from rich.text import Text
+
         stderr().print(
-            f"study [bold]{spec.name}[/bold]: {spec.trials} trials, {workers} worker(s), "
-            f"storage {redact(url)}"
+            Text.assemble(
+                "study ",
+                (spec.name, "bold"),
+                f": {spec.trials} trials, {workers} worker(s), storage {redact(url)}",
+            )
         )
     tune(spec, comp_path, storage=url, workers=workers, quiet=quiet)
     if not quiet:
@@ -167,7 +172,7 @@ def study_plot(
 
 def show_study(name: str, storage: str | None, *, json: bool) -> None:
     """Print a study's trials as a table (the best one starred), or as JSON."""
-    from rich.markup import escape
+    from rich.text import Text
 
     from toolkit.tune import trial_rows
 
@@ -177,17 +182,17 @@ def show_study(name: str, storage: str | None, *, json: bool) -> None:
         return
     body = []
     for r in rows:
-        mark = "[bold green]*[/]" if r["best"] else ""
+        mark = Text("*", style="bold green") if r["best"] else Text("")
         state = r["state"] + (f" @eval {r['pruned_at_eval']}" if r["pruned_at_eval"] else "")
         body.append(
             (
-                f"{mark}{r['number']}",
+                Text.assemble(mark, str(r["number"])),
                 state,
-                escape(_params(r["params"])),
+                _params(r["params"]),
                 format_score(r["value"], r.get("metric")),
                 format_seconds(r["duration_s"]),
                 r["run_id"] or "",
-                escape(r["error"] or ""),
+                r["error"] or "",
             )
         )
     metric = rows[0].get("metric") if rows else None

@@ -7,7 +7,8 @@ printed as ``--json`` and cached without importing the plugin.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -108,3 +109,44 @@ def _type_name(ann: Any) -> str:
     if isinstance(ann, type) and not get_args(ann):
         return ann.__name__
     return str(ann).replace("typing.", "")
+
+
+def type_problem(annotation: str, value: Any) -> str:
+    """What ``value`` should be for a parameter annotated ``annotation`` ("" when it fits).
+
+    Only plain annotations are checked (``float``, ``int``, ``bool``, ``str``, optionally
+    ``| None``); anything else is the plugin's to check. None (a search-space placeholder, or an
+    optional parameter) always fits.
+    """
+    if value is None:
+        return ""
+    kinds = {part.strip() for part in annotation.split("|")} - {"None"}
+    if len(kinds) != 1:
+        return ""
+    kind = kinds.pop()
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "float" and not (number and math.isfinite(value)):
+        return "a finite number"
+    if kind == "int" and not (number and float(value).is_integer()):
+        return "a whole number"
+    if kind == "bool" and not isinstance(value, bool):
+        return "true or false"
+    if kind == "str" and not isinstance(value, str):
+        return "text"
+    return ""
+
+
+def check_types(
+    kind: str, name: str, base: str, accepted: Sequence[ParamInfo], params: Mapping[str, Any]
+) -> None:
+    """Raise a one-line error for a parameter value its plain annotation rules out."""
+    from toolkit.errors import ToolkitError
+
+    by_name = {p.name: p for p in accepted}
+    for key, value in params.items():
+        problem = type_problem(by_name[key].annotation, value) if key in by_name else ""
+        if problem:
+            raise ToolkitError(
+                f"{kind} '{name}' parameter {key} must be {problem}, got {value!r:.60}; e.g. "
+                f"--set {kind}.{key}=... ('tk plugins show {base}' lists its parameters)."
+            )

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar, overload
 
 import toolkit.registry._discovery as _discovery
 from toolkit.errors import ToolkitError
-from toolkit.registry._info import ParamInfo, PluginInfo, summary_of
+from toolkit.registry._info import ParamInfo, PluginInfo, check_types, summary_of
 from toolkit.registry._space import Choice, Dimension, Float, Int
 from toolkit.registry.contracts import check as check_contract
 
@@ -226,6 +226,7 @@ class Registry(Generic[P]):
                 f"{self.kind} '{name}' has no parameter {', '.join(hints)}; "
                 f"it accepts: {', '.join(user) or 'no parameters'}."
             )
+        check_types(self.kind, name, base, sig_params, params)
         if allow_context:
             given = set(params) | ({VARIANT_PARAM} if variant is not None else set())
             missing = [p.name for p in sig_params if p.required and p.name not in given]

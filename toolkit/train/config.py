@@ -193,13 +193,21 @@ def _migrate_legacy_params(values: dict[str, Any]) -> None:
             values[f"{section}_params"] = rest
 
 
+MAX_VALUE_CHARS = 4096  # longer --set values are a mistake (a pasted file), not a setting
+
+
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     """Parse ``["lr=0.01", "loss.margin=0.5"]`` into a dict; malformed pairs are an error."""
     out: dict[str, str] = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key.strip():
-            raise ToolkitError(f"--set expects key=value, got {pair!r}; e.g. --set lr=0.01.")
+            raise ToolkitError(f"--set expects key=value, got {pair[:60]!r}; e.g. --set lr=0.01.")
+        if len(value) > MAX_VALUE_CHARS:
+            raise ToolkitError(
+                f"the value of {key.strip()[:60]!r} is {len(value):,} characters long; settings "
+                f"take short values (at most {MAX_VALUE_CHARS:,})."
+            )
         out[key.strip()] = value.strip()
     return out
 
@@ -280,6 +288,10 @@ def validate(config: TrainConfig) -> None:
             "submission.kind must be label, probability, class-probabilities or top-k",
         ),
         (config.submission_k >= 0, "submission.k must be >= 0 (0: from the sample)"),
+        (config.threads >= 0, "threads must be >= 0 (0: all cores)"),
+        (config.eval_every >= 0, "eval_every must be >= 0 (0: once per epoch)"),
+        (config.knn_k >= 1, "knn_k must be >= 1"),
+        (config.head_iterations >= 0, "head_iterations must be >= 0"),
     ]
     for ok, message in checks:
         if not ok:

@@ -166,8 +166,8 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
             stage.deadline = _deadline(cfg.budget, t0, stage_plan.budget_share)
             fit(stage, ctx)
         status = "completed"
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+    except KeyboardInterrupt as err:
+        status, error = "interrupted", _interrupted_by(err)
         raise
     except Pruned as err:
         status, error = "pruned", str(err)
@@ -205,6 +205,14 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
         **_timing(ctx, t0),
     )
     return RunResult(run.id, run.path, "completed", summary)
+
+
+def _interrupted_by(err: KeyboardInterrupt) -> str:
+    from toolkit.errors import Terminated
+
+    if isinstance(err, Terminated):
+        return "stopped by SIGTERM (preempted or killed); rerun the same command to train again"
+    return "interrupted by the user (Ctrl-C)"
 
 
 def _deadline(budget: float, t0: float, share: float | None) -> float | None:

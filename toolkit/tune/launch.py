@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, terminated
 from toolkit.tune.spec import StudySpec
 from toolkit.tune.storage import default_url, redact
 
@@ -81,7 +81,9 @@ def run_here(spec: StudySpec, comp: Competition, url: str, *, quiet: bool) -> di
 def start_workers(spec: StudySpec, competition: str, url: str, workers: int) -> None:
     """Run ``workers`` worker processes on ``spec`` and wait for them; any failure is an error.
 
-    Ctrl-C is passed on to the workers (each fails and re-queues its running trial).
+    Ctrl-C and SIGTERM are passed on to the workers (each re-queues its running trial and
+    marks its run interrupted); a worker whose launcher died stops by itself
+    (:mod:`toolkit.tune.worker_main`).
     """
     from toolkit.tune.job import WorkerJob, write_job
 
@@ -97,9 +99,10 @@ def start_workers(spec: StudySpec, competition: str, url: str, workers: int) -> 
         try:
             codes = [p.wait() for p in procs]
         except KeyboardInterrupt:
+            passed_on = signal.SIGTERM if terminated() else signal.SIGINT
             for p in procs:
                 if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
+                    p.send_signal(passed_on)
             for p in procs:
                 p.wait()
             raise

@@ -303,10 +303,14 @@ def _check_settings(
         "head": (heads, p.head),
     }
     keys = [setting_key(k) for k in settings]  # stored spellings: no unknown field is left
-    for key in keys:
+    for key, value in zip(keys, settings.values(), strict=True):
         if key.section in PLUGIN_SECTIONS:
             registry, plugin = registries[key.section]
-            registry.check_params(plugin, {key.name: None})
+            checked = value if values and not isinstance(value, Mapping) else None
+            try:  # the value's type too: it would fail every trial, not the file
+                registry.check_params(plugin, {key.name: checked})
+            except ToolkitError as err:
+                raise ToolkitError(f"{where}: {err}") from None
         elif key.name in PLUGIN_SECTIONS:
             raise ToolkitError(f"{where}: set {key.name} in [[pipelines]], not as a setting.")
     if values:

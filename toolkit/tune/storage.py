@@ -61,8 +61,11 @@ def open_storage(url: str) -> Any:
     if is_journal(url):
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
+        from toolkit.tune.journal import repair_journal
+
         path = journal_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
+        repair_journal(path)  # a record torn by a crash would make every later read fail
         backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         return optuna.storages.JournalStorage(backend)
     if "://" not in url:

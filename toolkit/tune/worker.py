@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import Terminated, ToolkitError
 from toolkit.tune.objective import trial_config
 from toolkit.tune.pruning import make_pruner, may_prune, planned_evaluations, study_resources
 from toolkit.tune.retention import prune_checkpoints
@@ -195,8 +195,9 @@ def run_trial(
     except Pruned:  # the hook returned True: training stopped and recorded the run as pruned
         study.tell(trial, state=TrialState.PRUNED)
         return TrialState.PRUNED
-    except KeyboardInterrupt:
-        _fail_and_requeue(study, trial, "interrupted (Ctrl-C)")
+    except KeyboardInterrupt as err:
+        why = "stopped by SIGTERM" if isinstance(err, Terminated) else "interrupted (Ctrl-C)"
+        _fail_and_requeue(study, trial, why)
         raise
     except Exception as err:  # a failed trial must not end the study (3 in a row do)
         message = str(err) if isinstance(err, ToolkitError) else f"{type(err).__name__}: {err}"

@@ -13,7 +13,12 @@ from __future__ import annotations
 import os
 import sys
 
-from toolkit.errors import ToolkitError, catch_interrupts
+from toolkit.errors import (
+    ToolkitError,
+    catch_interrupts,
+    interrupt_exit_code,
+    interrupt_message,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -P -m toolkit.tune.worker_main JOB.json", file=sys.stderr)
         return 2
     catch_interrupts()
+    watch_parent()
     try:
         run_job(args[0])
     except ToolkitError as err:
@@ -31,9 +37,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(interrupt_message(), file=sys.stderr)
+        return interrupt_exit_code()
     return 0
+
+
+PARENT_CHECK_S = 1.0  # how often a worker checks that its launcher is alive
+
+
+def watch_parent() -> None:
+    """Stop this worker (as SIGTERM would: its trial re-queued, its run marked interrupted)
+    when the process that launched it dies, e.g. killed with SIGKILL, so no orphan trains on."""
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="tk-parent-watch", daemon=True).start()
 
 
 def run_job(path: str) -> dict[str, int]:
