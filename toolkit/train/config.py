@@ -96,7 +96,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     compile: bool = False  # torch.compile the model (CUDA; pays off only for long runs)
     # auto: bf16 autocast on CUDA and on CPUs with native bf16 (avx512_bf16 / AMX, detected at
-    # run time; 2.4x the images per second of fp32 for fastnet on a 2-core Sapphire Rapids),
+    # run time; 2.3-3x fp32's images per second for fastnet on 2 AMX cores),
     # else fp32. $TOOLKIT_PRECISION overrides auto.
     precision: str = "auto"  # auto | fp32 | bf16
     threads: int = 0  # CPU threads for torch; 0 = all cores
