@@ -63,37 +63,21 @@ def run_recipe(
     }
 
 
-def run_reference(competition: Path, budget: float) -> dict[str, Any]:
+def run_script(script: str, competition: Path, budget: float, *extra: str) -> dict[str, Any]:
+    """A baseline script (``reference_loop.py`` or ``plain_tensor_loop.py``) in its own process."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "ref.json"
-        cmd = [sys.executable, str(HERE / "reference_loop.py"), str(competition)]
-        cmd += ["--budget", str(budget), "--workers", str(os.cpu_count() or 1), "--json", str(out)]
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(HERE / script), str(competition), "--budget", str(budget)]
+        cmd += [*extra, "--json", str(out)]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - t0
-        ref = json.loads(out.read_text())
+        result = json.loads(out.read_text())
     return {
-        "test_acc": ref.get("test_acc"),
+        "test_acc": result.get("test_acc"),
         "val_acc": None,
         "wall_s": round(wall, 1),
-        "images_seen": ref["images"],
-    }
-
-
-def run_plain(competition: Path, budget: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "plain.json"
-        cmd = [sys.executable, str(HERE / "plain_tensor_loop.py"), str(competition)]
-        cmd += ["--budget", str(budget), "--json", str(out)]
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        plain = json.loads(out.read_text())
-    return {
-        "test_acc": plain.get("test_acc"),
-        "val_acc": None,
-        "wall_s": round(wall, 1),
-        "images_seen": plain["images"],
+        "images_seen": result["images"],
     }
 
 
@@ -124,9 +108,10 @@ def main() -> None:
         row: dict[str, Any] = {}
         for name in names:
             if name == "reference":
-                row[name] = run_reference(competition, budget)
+                workers = ["--workers", str(os.cpu_count() or 1)]
+                row[name] = run_script("reference_loop.py", competition, budget, *workers)
             elif name == "plain":
-                row[name] = run_plain(competition, budget)
+                row[name] = run_script("plain_tensor_loop.py", competition, budget)
             else:
                 row[name] = run_recipe(competition, name, budget, args.settings)
             print(json.dumps({"budget_s": budget, name: row[name]}), flush=True)

@@ -24,27 +24,14 @@ from tests.corpus.test_interrupt import (
     start,
     wait_for_metrics,
 )
+from tests.corpus.test_interrupt import STUDY as INTERRUPT_STUDY
 
-STUDY = """
-[study]
-name = "sigterm"
-trials = 4
-pruner = "none"
-sampler = "random"
-seed = 0
-
-[fixed]
-budget = 30         # seconds per trial: still training when the signal comes
-head_epochs = 100000
-eval_every = 5
-
-[[pipelines]]
-encoder = "pixels"
-loss = "softmax-ce"
-head = "linear-probe"
-default_space = false
-space = { head_lr = { type = "float", low = 1e-3, high = 0.3, log = true } }
-"""
+# The Ctrl-C study with longer trials: still training when the signal comes.
+STUDY = (
+    INTERRUPT_STUDY.replace('name = "ctrl-c"', 'name = "sigterm"')
+    .replace("trials = 2", "trials = 4")
+    .replace("budget = 4 ", "budget = 30 ")
+)
 
 
 def workers_of(runs: Path) -> list[int]:
