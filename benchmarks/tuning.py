@@ -213,6 +213,8 @@ def _watch_workers(proc: subprocess.Popen[str], seen: dict[int, dict[str, str]])
                 raw = (proc_dir / str(pid) / "environ").read_bytes()
             except OSError:
                 continue
+            if not raw:  # the process is exiting (a zombie's environ reads empty): not a worker
+                continue
             env = dict(
                 item.split("=", 1)
                 for item in raw.decode(errors="replace").split("\0")
