@@ -81,9 +81,11 @@ def test_statistics_settled_over_many_training_batches_are_kept() -> None:
     bn = net[1]
     assert isinstance(bn, nn.BatchNorm2d)
     x = torch.randint(0, 256, (16, 1, 6, 6), dtype=torch.uint8)
+    assert not ev.batchnorm_settled([net])  # a fresh module: its statistics are recomputed
     bn.num_batches_tracked.fill_(ev.BN_SETTLED_BATCHES)
     before = bn.running_mean.clone()
-    ev.refresh_batchnorm([net], net, x, _identity_norm(), unless_settled=True)
-    assert torch.equal(bn.running_mean, before)  # long runs: nothing recomputed
+    assert ev.batchnorm_settled([net])  # long runs: nothing recomputed
+    assert torch.equal(bn.running_mean, before)
+    assert ev.batchnorm_settled([nn.Linear(2, 2)])  # no BatchNorm: nothing to recompute
     ev.refresh_batchnorm([net], net, x, _identity_norm())
     assert not torch.equal(bn.running_mean, before)  # asked outright: recomputed

@@ -96,7 +96,9 @@ def make_submission(
     for text in warnings:
         print(f"warning: {text}", file=sys.stderr)
     expected = expected_format(comp, task.submission)
-    tta_record = _tta_record(members, tta)  # refuses a view a run never trained on, up front
+    # Each run's views, resolved once (a view a run never trained on is refused here, up front).
+    ttas = [member_tta(m, tta) for m in members]
+    tta_dicts = [t.to_dict() if t else None for t in ttas]
     id_rows = _id_rows(comp, expected.id_texts)  # (M,) row of x_test for each id to write
 
     default = f"study-{study}" if study else short_run_id(members[0].run.id)
@@ -108,9 +110,9 @@ def make_submission(
     # Validation: the split the (first) run held out, predicted exactly as the test set is.
     x_all, y_all, kept = select_classes(comp, config.classes)
     _, va_idx = split_validation(y_all, config.val_fraction, config.seed, names=kept)
-    val_probs = predict_members(members, x_all[va_idx], tta, device) if len(va_idx) else None
+    val_probs = predict_members(members, x_all[va_idx], ttas, device) if len(va_idx) else None
     y_val = y_all[va_idx]
-    probs = predict_members(members, comp.x_test, tta, device)  # (M, K)
+    probs = predict_members(members, comp.x_test, ttas, device)  # (M, K)
     calibration: dict[str, Any] | None = None
     if calibrate and task.submission.kind in PROBABILITY_KINDS:
         if val_probs is None or len(y_val) < MIN_CALIBRATION_IMAGES:
@@ -128,8 +130,8 @@ def make_submission(
     local = None if comp.y_test is None else _score(task.metric, np.asarray(comp.y_test), probs)
     record = provenance.build(
         runs=[
-            {**provenance.run_entry(m.run.path, m.record, m.meta), "tta": _tta_dict(m, tta)}
-            for m in members
+            {**provenance.run_entry(m.run.path, m.record, m.meta), "tta": t}
+            for m, t in zip(members, tta_dicts, strict=True)
         ],
         study=study,
         storage=storage,
@@ -142,7 +144,8 @@ def make_submission(
         local_test_score=local,
         task=task.record(list(comp.classes)),
         calibration=calibration,
-        tta=tta_record,
+        # one record when every run used the same views, else one per run
+        tta=tta_dicts[0] if all(t == tta_dicts[0] for t in tta_dicts) else tta_dicts,
         warnings=warnings,
     )
     from toolkit import io
@@ -213,19 +216,6 @@ def _competition(given: Competition | str | Path | None, member: Member) -> Comp
     if trained and comp.image_size != trained:  # another folder whose images differ in size
         comp = load_competition(given, image_size=trained, resize=resize)
     return comp
-
-
-def _tta_dict(member: Member, request: TTARequest | None) -> dict[str, Any] | None:
-    tta = member_tta(member, request)
-    return tta.to_dict() if tta else None
-
-
-def _tta_record(
-    members: Sequence[Member], request: TTARequest | None
-) -> dict[str, Any] | list[dict[str, Any] | None] | None:
-    """The TTA of the submission: one record when every run used the same, else one per run."""
-    each = [_tta_dict(m, request) for m in members]
-    return each[0] if all(t == each[0] for t in each) else each
 
 
 def _score(metric: Metric, y: np.ndarray, probs: np.ndarray | None) -> float | None:

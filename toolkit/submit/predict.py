@@ -115,18 +115,20 @@ def member_tta(member: Member, request: TTARequest | None = None) -> TTA | None:
 def predict_members(
     members: Sequence[Member],
     x: np.ndarray,
-    request: TTARequest | None = None,
+    ttas: Sequence[TTA | None] | None = None,
     device: str = "auto",
 ) -> np.ndarray:
-    """Mean class probabilities (M, K) of all members on uint8 images ``x`` (M, C, H, W)."""
+    """Mean class probabilities (M, K) of all members on uint8 images ``x`` (M, C, H, W);
+    member i predicts with ``ttas[i]`` (see :func:`member_tta`; default: none)."""
     from toolkit.train.device import resolve_device
     from toolkit.train.model import load_model
 
     dev = resolve_device(device)
+    views = list(ttas) if ttas is not None else [None] * len(members)
     total: np.ndarray | None = None
-    for m in members:
+    for m, tta in zip(members, views, strict=True):
         model = load_model(str(m.run.path), device=dev)
-        probs = np.asarray(model.predict_probs(x, tta=member_tta(m, request)), dtype=np.float64)
+        probs = np.asarray(model.predict_probs(x, tta=tta), dtype=np.float64)
         total = probs if total is None else total + probs
         del model
     assert total is not None  # read_members refuses an empty list

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ def resolve_device(name: str) -> torch.device:
         raise ToolkitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N.") from None
 
 
+@functools.cache
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags (Linux ``/proc/cpuinfo``); empty where they cannot be read."""
     try:

@@ -52,6 +52,22 @@ BN_REFRESH_IMAGES = 2048  # train images BatchNorm statistics are recomputed on
 BN_SETTLED_BATCHES = 100
 
 
+def _batchnorms(modules: list[nn.Module]) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [
+        m
+        for mod in modules
+        for m in mod.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
+def batchnorm_settled(modules: list[nn.Module]) -> bool:
+    """Whether every BatchNorm of ``modules`` has averaged :data:`BN_SETTLED_BATCHES` training
+    batches (True when there is none: nothing to recompute)."""
+    tracked = [int(m.num_batches_tracked or 0) for m in _batchnorms(modules)]
+    return min(tracked, default=BN_SETTLED_BATCHES) >= BN_SETTLED_BATCHES
+
+
 @torch.no_grad()
 def refresh_batchnorm(
     modules: list[nn.Module],
@@ -61,7 +77,6 @@ def refresh_batchnorm(
     *,
     batch_size: int = 256,
     autocast: Callable[[], object] | None = None,
-    unless_settled: bool = False,
 ) -> None:
     """Recompute the BatchNorm running statistics of ``modules`` on uint8 images ``x``.
 
@@ -70,21 +85,12 @@ def refresh_batchnorm(
     early in a run, or in any short run, measures stale statistics rather than the model:
     a 3-epoch digits run scored 20% with them and 97% with fresh ones. This is "precise BN":
     the statistics become the plain average over ``x`` (un-augmented train images, like the
-    images evaluated) for the current weights. Modules without BatchNorm cost nothing, and with
-    ``unless_settled`` neither do statistics already averaged over :data:`BN_SETTLED_BATCHES`
-    training batches (a recomputation costs about 3 training steps of images: long runs that
-    evaluate every epoch would pay it for nothing).
+    images evaluated) for the current weights. Modules without BatchNorm cost nothing; callers
+    skip it once :func:`batchnorm_settled` (a recomputation costs about 3 training steps of
+    images: long runs that evaluate every epoch would pay it for nothing).
     """
-    norms = [
-        m
-        for mod in modules
-        for m in mod.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-    ]
+    norms = _batchnorms(modules)
     if not norms or len(x) == 0:
-        return
-    tracked = [int(m.num_batches_tracked or 0) for m in norms if m.num_batches_tracked is not None]
-    if unless_settled and tracked and min(tracked) >= BN_SETTLED_BATCHES:
         return
     momenta = [m.momentum for m in norms]
     modes = [mod.training for mod in modules]

@@ -12,7 +12,7 @@ from torch import nn
 from toolkit.runs.results import FinalMetrics
 from toolkit.train import evaluate as ev
 from toolkit.train.batches import Normalizer
-from toolkit.train.tta import TTA, validation_tta
+from toolkit.train.tta import TTA
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
@@ -75,7 +75,7 @@ def final_metrics(
     encoder, head, head_loss, norm = model.encoder, model.head, model.head_loss, model.normalizer
     k = splits.num_classes
     n_tr = min(len(y_tr), TRAIN_EVAL_SAMPLES)
-    tta = validation_tta(cfg.to_dict())  # flips, when the run trained with them and tta is on
+    tta = setup.tta  # flips, when the run trained with them and tta is on
 
     def probs(x: torch.Tensor, cached: str) -> np.ndarray:
         if cached in feats:  # frozen encoder: reuse the features extracted for the head

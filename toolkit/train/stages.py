@@ -24,7 +24,7 @@ from toolkit.train.config import TrainConfig
 from toolkit.train.loop import Stage
 from toolkit.train.parts import Model, Splits
 from toolkit.train.plan import StagePlan
-from toolkit.train.tta import validation_tta
+from toolkit.train.tta import TTA
 
 if TYPE_CHECKING:
     from toolkit.metrics import Metric
@@ -40,6 +40,7 @@ class Setup:
     metric: Metric  # the competition's metric (scores the head stages)
     autocast: Callable[[], Any]  # mixed-precision context factory (bf16 on CUDA)
     augment_generator: torch.Generator  # this rank's random draws for augmentation
+    tta: TTA | None = None  # the views evaluations average (validation_tta of the config)
 
 
 def build_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
@@ -81,7 +82,7 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
 
 def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
     """Freeze the encoder and extract its features once; the head trains on them."""
-    tta = validation_tta(setup.config.to_dict())
+    tta = setup.tta
     for p in model.encoder.parameters():
         p.requires_grad_(False)
     for split, x in (("train", splits.x_train), ("val", splits.x_val)):
@@ -134,10 +135,12 @@ def _batches(
 
 def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: bool) -> None:
     """Recompute BatchNorm statistics for the current weights before scoring them."""
+    modules = [model.encoder, model.head] if through_head else [model.encoder]
+    if ev.batchnorm_settled(modules):
+        return
     # A seeded sample (the same on every rank): the train split may be sorted by class.
     gen = torch.Generator().manual_seed(setup.config.seed)
     sample = torch.randperm(len(splits.y_train), generator=gen)[: ev.BN_REFRESH_IMAGES]
-    modules = [model.encoder, model.head] if through_head else [model.encoder]
 
     def forward(xb: torch.Tensor) -> torch.Tensor:
         out = model.forward_encoder(xb)
@@ -150,7 +153,6 @@ def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: b
         model.normalizer,
         batch_size=setup.config.batch_size,
         autocast=setup.autocast,
-        unless_settled=True,
     )
 
 
@@ -176,7 +178,7 @@ def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
         model.forward_encoder,
         splits.x_val,
         model.normalizer,
-        tta=validation_tta(setup.config.to_dict()),
+        tta=setup.tta,
         autocast=setup.autocast,
     )
     logits = ev.head_logits(model.head, f_va)

@@ -34,6 +34,7 @@ from toolkit.train.parts import build_model, initial_encoder_weights, load_encod
 from toolkit.train.plan import make_plan
 from toolkit.train.progress import Progress
 from toolkit.train.stages import Setup, build_stage
+from toolkit.train.tta import validation_tta
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
@@ -123,7 +124,7 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds)
     # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
     augment_generator = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
-    setup = Setup(cfg, task.metric, autocast, augment_generator)
+    setup = Setup(cfg, task.metric, autocast, augment_generator, validation_tta(cfg.to_dict()))
 
     def description() -> dict[str, Any]:  # the checkpoint's JSON
         meta = model.describe(cfg, splits, competition.fingerprint)
