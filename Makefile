@@ -6,7 +6,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 TK     := $(VENV)/bin/tk
 
-.PHONY: run test lint setup clean-venv
+.PHONY: run test lint setup clean-venv report-screenshot
 
 setup: $(STAMP)
 
@@ -25,6 +25,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# docs/report.png, the README's picture of a run's report: the browser test's screenshot
+# (needs Chromium: apt-get install chromium).
+report-screenshot: $(STAMP)
+	TOOLKIT_REPORT_SCREENSHOT=$(CURDIR)/docs/report.png $(VENV)/bin/python -m pytest -q \
+		tests/report/test_browser.py -k screenshot
 
 clean-venv:
 	rm -rf $(VENV)

@@ -59,6 +59,7 @@ def run_recipe(
         "images_seen": record["images_seen"],
         "epochs": round(record["images_seen"] / record["split_sizes"]["train"], 2),
         "machine": record.get("machine"),
+        "autosize": record.get("autosize"),  # the width the budget picked, and the probe
         "settings": settings or [],
     }
 

@@ -3,7 +3,7 @@
     python benchmarks/tuning.py [--trials 16] [--epochs 9] [--pruners asha,hyperband,median]
                                 [--json OUT] [--smoke] [--keep DIR]
 
-The study is the fine-tune pipeline of ``studies/compare.toml`` (the study of ``tk run``:
+The study is the fine-tune pipeline of ``toolkit/studies/compare.toml`` (the study of ``tk run``:
 fastnet at width 0.5, softmax cross-entropy, batch 64) searched over its plugins' own declared
 spaces (lr, weight decay, label smoothing, dropout, encoder lr scale), TPE with seed 0. It is
 written to a temporary folder with ``epochs`` (default 9, one evaluation per epoch: the
@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 STUDY = """\
-# benchmarks/tuning.py's study: the fine-tune pipeline of studies/compare.toml, searched over
-# its plugins' declared spaces. The pruner and the trial count come from the command line.
+# benchmarks/tuning.py's study: the fine-tune pipeline of toolkit/studies/compare.toml, searched
+# over its plugins' declared spaces. The pruner and the trial count come from the command line.
 [study]
 name = "bench-tuning"
 sampler = "tpe"

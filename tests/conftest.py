@@ -24,6 +24,10 @@ os.environ.setdefault("TOOLKIT_THREADS", "1")
 # precision = auto means bf16 on CPUs with native bf16 and fp32 elsewhere: the suite pins fp32
 # so that its numbers are the same on every machine (tests/train/test_precision.py covers bf16).
 os.environ.setdefault("TOOLKIT_PRECISION", "fp32")
+# tensorboard = auto logs whenever the package is installed (the dev extra installs it); runs
+# pay ~0.3 s for the summary figures, so the suite turns it off (tests/runs/test_tensorboard.py
+# turns it on).
+os.environ.setdefault("TOOLKIT_TENSORBOARD", "off")
 
 
 @pytest.fixture

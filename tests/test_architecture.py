@@ -19,7 +19,7 @@ PACKAGE = ROOT / "toolkit"
 # inside its own part). Parts of one rank do not import each other.
 RANKS: dict[str, float] = {
     "toolkit.errors": 0,
-    "toolkit.io": 0,
+    "toolkit.io": 0.25,  # raises errors' WriteError for a failed write
     "toolkit.data": 1,
     "toolkit.metrics": 1,
     "toolkit.registry": 1,
@@ -29,6 +29,7 @@ RANKS: dict[str, float] = {
     "toolkit.submit": 5,
     "toolkit.main_job": 6,
     "toolkit.assignment": 6,
+    "toolkit.report": 6,  # tk report: reads runs, studies and submissions
     "toolkit.cli": 7,
     "toolkit.__main__": 8,
     "toolkit": 0.5,  # the package's own __init__: its version and the error type

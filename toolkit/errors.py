@@ -23,6 +23,16 @@ class ToolkitError(Exception):
         return self.message
 
 
+class WriteError(ToolkitError, OSError):
+    """A file or folder the toolkit writes could not be written: the disk is full, a file-size
+    limit was reached, the folder is read-only or forbidden, or a file sits where a folder
+    should be. The message names the path, the cause and the remedy
+    (:func:`toolkit.io.write_error` builds it).
+
+    It is also an :class:`OSError`, so code that goes on without an unwritable cache still does.
+    """
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived (a cluster preempting the job, ``kill``): stop as Ctrl-C would."""
 
@@ -52,6 +62,40 @@ def catch_interrupts() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def ignore_file_size_signal() -> None:
+    """Make a write past the file-size limit (``ulimit -f``) fail with EFBIG, which becomes a
+    one-line error, instead of SIGXFSZ ending the process with no word. CPython ignores the
+    signal at start-up already; this keeps it so when the toolkit runs inside another host."""
+    import signal
+    import threading
+
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def quiet_thread_write_errors() -> None:
+    """A background thread whose write fails (TensorBoard's event writer on a full disk) prints
+    no traceback: the main thread meets the same error at its next write and reports it as one
+    line. Other errors in threads keep Python's report, and ``--debug`` keeps all of them."""
+    import os
+    import threading
+
+    global _thread_hook
+    if _thread_hook:
+        return
+    _thread_hook = True
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.exc_value, OSError) or os.environ.get("TOOLKIT_DEBUG") == "1":
+            previous(args)
+
+    threading.excepthook = hook
+
+
+_thread_hook = False
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

@@ -1,30 +1,180 @@
-"""Atomic file writes: a killed process leaves either the old file or the new one, never half."""
+"""Atomic file writes: a killed process leaves either the old file or the new one, never half.
+
+A write that fails (disk full, file-size limit, read-only or forbidden folder, a file where a
+folder should be) raises :class:`~toolkit.errors.WriteError`, one line naming the path, the
+cause and the remedy, and leaves no temporary file behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from toolkit.errors import ToolkitError, WriteError
+
+# The folders the toolkit writes into, by the variable that moves each (default ./<name>);
+# a failed write below one of them suggests that variable.
+MOVABLE = {
+    "TOOLKIT_RUNS": "runs",
+    "TOOLKIT_SUBMISSIONS": "submissions",
+    "TOOLKIT_STUDIES": "studies",
+}
+
+FULL = "free some space or {where}"
+CAUSES: dict[int, tuple[str, str]] = {  # errno -> (cause, remedy)
+    errno.ENOSPC: ("no space left on device", FULL),
+    errno.EDQUOT: ("disk quota exceeded", FULL),
+    errno.EFBIG: (
+        "file too large (the file-size limit, ulimit -f, or the file system's)",
+        "raise the limit (ulimit -f unlimited) or {where}",
+    ),
+    errno.EROFS: ("read-only file system", "{where}"),
+    errno.EACCES: ("permission denied", "fix the folder's permissions or {where}"),
+    errno.EPERM: ("operation not permitted", "fix the folder's permissions or {where}"),
+    errno.ENOTDIR: ("a file is in the way where a folder should be", "move it or {where}"),
+    errno.EEXIST: ("a file is in the way where a folder should be", "move it or {where}"),
+    errno.EISDIR: ("a folder is in the way where the file should be", "move it or {where}"),
+    errno.ENAMETOOLONG: ("the name is too long for the file system", "{where}"),
+}
+WRITE_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # never the cause of a read
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    Any failure removes the temporary file; an :class:`OSError` (disk full, read-only folder...)
+    becomes a :class:`~toolkit.errors.WriteError` naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise write_error(path, err) from None
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as err:
+        failure = None
+        if isinstance(err, OSError) and not isinstance(err, ToolkitError):
+            failure = write_error(path, err, partial=Path(tmp))  # before the partial file goes
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if failure is not None:
+            raise failure from None
         raise
+
+
+def write_error(
+    path: str | Path, err: BaseException, *, partial: Path | None = None
+) -> WriteError:
+    """The one-line error for a failed write of ``path``: the path, the cause, the remedy.
+
+    ``err`` is the OSError (or a library's error quoting one, ``... (os error 28)``); when it
+    carries no errno (numpy reports a short write as ``N requested and M written``) the cause
+    is worked out from the file-size limit, the ``partial`` file written so far and the free
+    space.
+    """
+    code = _errno(err, Path(path), partial)
+    where = _where(Path(path))
+    if code in CAUSES:
+        cause, remedy = CAUSES[code]
+        text = f"cannot write {shown(path)}: {cause}; {remedy.format(where=where)}."
+    else:
+        reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+        text = f"cannot write {shown(path)}: {reason.rstrip('.')}."
+    failure = WriteError(text)
+    failure.errno = code
+    failure.filename = str(path)
+    return failure
+
+
+def os_error_message(err: OSError) -> str:
+    """One line for an OSError no toolkit code turned into an error of its own: the path, the
+    cause and the remedy (``error: `` is added by the CLI)."""
+    code = err.errno
+    path = err.filename
+    if path is None and code in CAUSES:
+        cause, remedy = CAUSES[code]
+        where = "write somewhere else ($TOOLKIT_RUNS, $TOOLKIT_STUDIES... say where)"
+        return f"a write failed: {cause}; {remedy.format(where=where)}."
+    if path is None:
+        return f"{err.strerror or err}; check the disk and the folders the toolkit uses."
+    if code in WRITE_ONLY:
+        return str(write_error(path, err))
+    if code in CAUSES:
+        cause, remedy = CAUSES[code]
+        return f"{shown(path)}: {cause}; {remedy.format(where='use another folder')}."
+    return f"{shown(path)}: {err.strerror or err}; check that path."
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as messages show it: relative to the working folder when inside it."""
+    text = os.fsdecode(path)
+    try:
+        rel = os.path.relpath(os.path.abspath(text))
+    except ValueError:  # another drive (Windows)
+        return text
+    return text if rel.startswith("..") else rel
+
+
+def _where(path: Path) -> str:
+    """Where else the file could go: the variable that moves its folder, if it has one."""
+    target = os.path.abspath(path)
+    roots = {var: os.environ.get(var) or default for var, default in MOVABLE.items()}
+    roots["TOOLKIT_CACHE"] = str(cache_root())
+    for var, root in roots.items():
+        base = os.path.join(os.path.abspath(os.path.expanduser(root)), "")
+        if target.startswith(base):
+            return f"point ${var} at another folder"
+    return "write somewhere else"
+
+
+def _errno(err: BaseException, path: Path, partial: Path | None) -> int | None:
+    code = getattr(err, "errno", None)
+    if isinstance(code, int):
+        return code
+    quoted = re.search(r"os error (\d+)", str(err))  # Rust libraries (safetensors)
+    if quoted:
+        return int(quoted.group(1))
+    if _over_size_limit(partial):
+        return errno.EFBIG
+    if _nearly_full(partial.parent if partial is not None else path.parent):
+        return errno.ENOSPC
+    return None
+
+
+def _over_size_limit(partial: Path | None) -> bool:
+    """Whether the partial file reached this process's file-size limit (``ulimit -f``)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return (
+            partial is not None
+            and soft != resource.RLIM_INFINITY
+            and partial.stat().st_size >= soft
+        )
+    except (ImportError, OSError, ValueError):
+        return False
+
+
+def _nearly_full(folder: Path) -> bool:
+    """Whether less than 1 MiB is free where ``folder`` lives (a short write then means full)."""
+    try:
+        st = os.statvfs(folder)
+    except (AttributeError, OSError):
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
 
 
 def cache_root() -> Path:

@@ -5,13 +5,18 @@ Each step is a library call of its own stage; this module only strings them toge
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
 
-DEFAULT_STUDY = Path("studies") / "compare.toml"  # contrastive + probe vs fine-tune
+# Contrastive + probe vs fine-tune: studies/compare.toml if the working folder has one, else
+# the example shipped with the toolkit (toolkit.tune.study_files.find_study).
+DEFAULT_STUDY = "compare"
 TUNE_SHARE = 0.85  # of a --budget: the study's; the rest predicts, writes and scores
 
 
@@ -32,7 +37,7 @@ class MainJobResult:
 def run_main_job(
     competition: Any,
     *,
-    study_file: Path = DEFAULT_STUDY,
+    study_file: str | Path = DEFAULT_STUDY,
     trials: int | None = None,
     workers: int = 1,
     storage: str | None = None,
@@ -40,7 +45,8 @@ def run_main_job(
     metric: str | None = None,
     budget: float | None = None,
 ) -> MainJobResult:
-    """Tune ``study_file`` on ``competition``, submit the best trial, score it if possible.
+    """Tune ``study_file`` (a path or a study's name) on ``competition``, submit the best
+    trial, score it if possible.
 
     The study is named ``<study>-<competition>`` so a rerun resumes it instead of starting over.
     ``metric`` overrides the study's (default: the competition's, from its submission shape).
@@ -52,10 +58,6 @@ def run_main_job(
     from toolkit.submit import make_submission, score_submission
     from toolkit.tune import load_spec, top_runs, tune, with_fixed
 
-    if not Path(study_file).is_file():
-        raise ToolkitError(
-            f"study file {study_file} not found; run from the project folder or pass --study FILE."
-        )
     base = load_spec(study_file)
     name = f"{base.name}-{competition.name}"
     overrides: dict[str, Any] = {"trials": trials, "name": name}
@@ -83,3 +85,19 @@ def run_main_job(
         test_score=None if score is None else score.value,
         metric=str(result.provenance.get("metric", "accuracy")),
     )
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: Path) -> Iterator[None]:
+    """Run the block; if it fails (an error, Ctrl-C), remove ``path`` and the folders above it
+    that did not exist before the block, so a failed job leaves no folder it made behind."""
+    made = [p for p in (path, *path.parents) if not p.exists()]  # path first, if any
+    try:
+        yield
+    except BaseException:
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
+            for folder in made[1:]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty: something else may have written there
+        raise

@@ -73,6 +73,13 @@ def tune(box: Sandbox, study: str, *extra: str) -> list[str]:
     return ["tune", str(box.file(study)), str(box.kaggle()), "--quiet", *extra]
 
 
+def study_new_over_an_edit(box: Sandbox) -> list[str]:
+    """``tk study new mine`` where studies/mine.toml already holds the user's edits."""
+    box.studies.mkdir()
+    (box.studies / "mine.toml").write_text("# my edits\n")
+    return ["study", "new", "mine", "--from", "finetune"]
+
+
 def train(box: Sandbox, *extra: str) -> list[str]:
     comp = box.warm(box.kaggle())
     plugins = ["--encoder", "pixels", "--loss", "softmax-ce", "--head", "linear-probe"]
@@ -119,15 +126,18 @@ def with_sample(
     value: str,
     *extra: str,
     classes: tuple[str, ...] = ("cat", "dog"),
+    warm: bool = True,
 ) -> list[str]:
     """``tk train`` on a competition whose sample_submission.csv has ``header`` and
-    ``value`` in every value cell, loaded once before (the error comes after the load)."""
+    ``value`` in every value cell, loaded once before (the error comes after the load) unless
+    ``warm`` is False (the load itself refuses the sample)."""
     root = box.kaggle("sample", classes=classes)
     ids = [line.split(",")[0] for line in (root / "test_labels.csv").read_text().splitlines()[1:]]
     write_csv(
         root / "sample_submission.csv", header, [[i] + [value] * (len(header) - 1) for i in ids]
     )
-    box.warm(root)
+    if warm:
+        box.warm(root)
     plugins = ["--encoder", "pixels", "--loss", "softmax-ce", "--head", "linear-probe"]
     return ["train", str(root), *plugins, "--quiet", *extra]
 
@@ -484,6 +494,22 @@ CASES = [
         "nope.toml does not exist",
     ),
     Case(
+        "study-name-unknown",
+        lambda box: ["tune", "nosuch", str(box.kaggle())],
+        "study file nosuch does not exist",
+    ),
+    Case(  # in a folder with no data/: tk run must not make data/digits and leave it
+        "study-run-unknown-study",
+        lambda box: ["run", "--study", "nosuch", "--quiet"],
+        "study file nosuch does not exist",
+    ),
+    Case("study-new-exists", study_new_over_an_edit, "studies/mine.toml already exists"),
+    Case(
+        "study-new-bad-name",
+        lambda box: ["study", "new", "../outside"],
+        "is not a plain name",
+    ),
+    Case(
         "tune-bad-timeout",
         lambda box: tune(box, "study_empty_range.toml", "--timeout", "soon"),
         "cannot read duration 'soon'",
@@ -723,12 +749,12 @@ CASES = [
     ),
     Case(
         "sub-sample-trailing-empty-column",
-        lambda b: with_sample(b, ["id", "label", ""], "cat"),
+        lambda b: with_sample(b, ["id", "label", ""], "cat", warm=False),
         "sample_submission.csv",
     ),
     Case(
         "sub-sample-repeated-column",
-        lambda b: with_sample(b, ["id", "label", "label"], "cat"),
+        lambda b: with_sample(b, ["id", "label", "label"], "cat", warm=False),
         "label",
     ),
     Case(
@@ -774,7 +800,32 @@ CASES = [
         score_label_file_by_log_loss,
         "log_loss",
     ),
+    Case(
+        "train-lr-find-unknown-setting",
+        lambda b: ["lr-find", str(b.kaggle()), "--set", "nosuch=1", "--quiet"],
+        "nosuch",
+    ),
+    Case(
+        "sub-predict-neither-run-nor-study",
+        lambda b: ["predict", "nosuch", str(image_folder(b))],
+        "neither a run nor a study",
+    ),
+    Case(
+        "sub-predict-unreadable-image",
+        lambda b: ["predict", b.run(), str(image_folder(b, bad="broken.png"))],
+        "broken.png",
+    ),
 ]
+
+
+def image_folder(box: Sandbox, bad: str | None = None) -> Path:
+    """A folder of two images to predict (and a file that is no image, named ``bad``)."""
+    folder = box.root / "new-images"
+    for i in range(2):
+        write_image(folder / f"{i}.png", box.pixels())
+    if bad:
+        (folder / bad).write_bytes(b"not an image")
+    return folder
 
 
 def write_pickle(path: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, WriteError
 from toolkit.runs import checkpoint as ckpt
 from toolkit.runs import create_run
 
@@ -73,3 +74,47 @@ def test_a_run_without_checkpoint_says_so(tmp_path: Path) -> None:
     run = create_run("x", {"status": "running"}, tmp_path)
     with pytest.raises(ToolkitError, match="no usable checkpoint"):
         ckpt.read_meta(run)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[]", "holds [], not a checkpoint description"),
+        ('{"format": "other"}', "not a toolkit-checkpoint/1"),
+        ("{not json", "not JSON"),
+        ("missing encoder", "'encoder' is missing"),
+        ("string image_size", "'image_size' is \"8\""),
+    ],
+)
+def test_a_damaged_description_is_one_line_naming_it(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    run = create_run("x", {"status": "running"}, tmp_path)
+    ckpt.save(run, ckpt.state_tensors(nn.Linear(4, 3), nn.Linear(3, 2)), _meta())
+    meta = ckpt.read_meta(run)
+    if text == "missing encoder":
+        text = json.dumps({k: v for k, v in meta.items() if k != "encoder"})
+    elif text == "string image_size":
+        text = json.dumps(meta | {"image_size": "8"})
+    run.file("checkpoint.json").write_text(text)
+    with pytest.raises(ToolkitError, match="damaged") as err:
+        ckpt.read_meta(run)
+    assert problem in str(err.value) and "checkpoint.json" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_checkpoint_over_the_file_size_limit_names_the_file(tmp_path: Path) -> None:
+    """safetensors reports a failed write as its own error ("os error 27"), never an OSError."""
+    from safetensors import SafetensorError
+
+    run = create_run("x", {"status": "running"}, tmp_path)
+
+    def failing(tensors: object, path: str) -> None:
+        Path(path).write_bytes(b"half")
+        raise SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("safetensors.torch.save_file", failing)
+        with pytest.raises(WriteError, match=r"checkpoint\.safetensors: file too large"):
+            ckpt.save(run, ckpt.state_tensors(nn.Linear(4, 3), None), _meta())
+    assert sorted(p.name for p in run.path.iterdir()) == ["run.json"]  # no temporary file

@@ -34,6 +34,7 @@ RUN_FILES = {
     "test_probs.npy",
     "metrics.json",
     "curves.png",
+    "confusion.png",
 }
 
 

@@ -11,7 +11,7 @@ from toolkit.errors import ToolkitError
 from toolkit.tune import load_spec
 from toolkit.tune.job import WorkerJob, read_job, write_job
 
-STUDIES = Path(__file__).resolve().parents[2] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "toolkit" / "studies"  # the shipped examples
 
 
 @pytest.mark.parametrize("path", sorted(STUDIES.glob("*.toml")), ids=lambda p: p.name)

@@ -11,7 +11,7 @@ from toolkit.registry import Float
 from toolkit.tune import load_spec, parse_spec, with_fixed
 from toolkit.tune.objective import param_names, trial_config
 
-STUDIES = Path(__file__).resolve().parents[2] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "toolkit" / "studies"  # the shipped examples
 
 BASE = {"pipelines": [{"encoder": "pixels", "loss": "softmax-ce", "head": "linear-probe"}]}
 
@@ -187,3 +187,8 @@ def test_with_fixed_adds_settings_in_the_stored_spelling() -> None:
     assert added.fixed == {"epochs": "4", "image_size": "16"} and spec.fixed == {"epochs": 2}
     with pytest.raises(ToolkitError, match="unknown setting 'lrr'"):
         with_fixed(spec, {"lrr": "1"})
+
+
+def test_a_study_without_a_validation_split_is_refused_at_parse() -> None:
+    with pytest.raises(ToolkitError, match="val_fraction = 0 leaves no validation split"):
+        parse_spec({**BASE, "fixed": {"val_fraction": 0.0}}, name="x")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,12 +27,15 @@ CompetitionArg = Annotated[
         help="Competition folder (default: the bundled digits example, made on first use)."
     ),
 ]
+STORAGE_ENV = "TOOLKIT_STORAGE"  # the storage URL, kept off the command line (and out of ps)
 StorageOption = Annotated[
     str | None,
     typer.Option(
         "--storage",
+        envvar=STORAGE_ENV,
+        show_envvar=True,
         help="Optuna storage: a SQLAlchemy URL (postgresql://user@host/db) or a journal file; "
-        "default: studies/<name>.journal.",
+        "default: studies/<name>.journal. Put a URL with a password in $TOOLKIT_STORAGE.",
     ),
 ]
 TrialsOption = Annotated[
@@ -110,7 +114,8 @@ def print_json(data: Any) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """One table style for every listing."""
+    """One table style for every key/value view (values may wrap; see :func:`listing` for
+    tables whose ids and numbers must stay whole)."""
     from rich.table import Table
 
     tbl = Table(title=title, title_justify="left", header_style="bold")
@@ -121,18 +126,155 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     return tbl
 
 
-PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_micro", "map@")
+@dataclass(frozen=True)
+class Column:
+    """A column of a listing (:func:`listing`).
+
+    ``kind``: ``"id"`` and ``"number"`` cells are never cut or folded (they must stay
+    copyable); ``"text"`` cells are cut with an ellipsis when the table is too wide, down to
+    ``min_width`` (at least the header's width). ``drop``: when cutting is not enough, columns
+    are left out, the highest ``drop`` first; 0 = always shown.
+    """
+
+    name: str
+    kind: str = "text"  # id | number | text
+    drop: int = 0  # order in which the column is left out (highest first); 0 = never
+    min_width: int = 8  # text: narrowest it is cut to (never below the header)
+    hide_empty: bool = False  # leave the column out when every cell is empty
+
+
+TABLE_EDGES = 1  # a table's left border; each column adds its width + 2 padding + 1 border
+ELLIPSIS = "\u2026"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A fitted table and the names of the columns left out to fit it."""
+
+    table: Table
+    width: int  # characters a line takes
+    dropped: tuple[str, ...]
+
+
+def listing(
+    title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int
+) -> Listing:
+    """A table that fits ``width`` without ever folding a word: text columns are cut with an
+    ellipsis, widest first; then whole columns are left out in their ``drop`` order (and named
+    in the caption). Ids and numbers stay whole; if even the undroppable columns do not fit,
+    the lines are longer than ``width`` rather than broken."""
+    from rich.table import Table
+
+    cells = [[_cell(v) for v in row] for row in rows]
+    natural = [
+        max([len(c.name), *(row[i].cell_len for row in cells)]) for i, c in enumerate(columns)
+    ]
+    floor = [
+        max(len(c.name), min(c.min_width, natural[i])) if c.kind == "text" else natural[i]
+        for i, c in enumerate(columns)
+    ]
+    shown = [
+        i
+        for i, c in enumerate(columns)
+        if not (c.hide_empty and all(not row[i].plain for row in cells))
+    ]
+    drops = sorted((i for i in shown if columns[i].drop), key=lambda i: -columns[i].drop)
+    drops_done: list[int] = []
+    while True:
+        widths = {i: natural[i] for i in shown}
+        excess = TABLE_EDGES + sum(w + 3 for w in widths.values()) - width
+        while excess > 0:  # cut the widest text column by one, until it fits or none can give
+            cuttable = [i for i in shown if widths[i] > floor[i]]
+            if not cuttable:
+                break
+            widest = max(cuttable, key=lambda i: (widths[i], -i))
+            widths[widest] -= 1
+            excess -= 1
+        if excess <= 0 or not drops:
+            break
+        drops_done.append(drops.pop(0))
+        shown.remove(drops_done[-1])
+    dropped = tuple(columns[i].name for i in drops_done)
+    caption = (
+        f"not shown at this width: {', '.join(dropped)} (a wider terminal or --json has them)"
+        if dropped
+        else None
+    )
+    tbl = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        caption=caption,
+        caption_justify="left",
+    )
+    for i in shown:
+        col = columns[i]
+        tbl.add_column(
+            col.name,
+            justify="right" if col.kind == "number" else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=widths[i],
+            max_width=widths[i],
+        )
+    for row in cells:
+        tbl.add_row(*(_cut(row[i], widths[i]) for i in shown))
+    total = TABLE_EDGES + sum(widths[i] + 3 for i in shown)
+    return Listing(tbl, total, dropped)
+
+
+def print_listing(fitted: Listing, console: Console | None = None) -> None:
+    """Print a :func:`listing` whole (wider than the console only when it cannot fit)."""
+    console = console or stdout()
+    width = max(console.width, fitted.width)
+    console.print(fitted.table, width=width, crop=False)
+
+
+def _cell(value: Any) -> Any:
+    from rich.text import Text
+
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value))
+
+
+def _cut(text: Any, width: int) -> Any:
+    if text.cell_len <= width:
+        return text
+    cut = text.copy()
+    cut.truncate(width - 1)
+    cut.append(ELLIPSIS)
+    return cut
 
 
 def format_score(value: Any, metric: str | None = "accuracy") -> str:
-    """A metric's value as tables show it: percentages for accuracy-like metrics (accuracy,
-    balanced accuracy, F1, MAP@k), four decimals for the others (log loss, ROC AUC, kappa)."""
-    if value is None or not isinstance(value, int | float):
-        return "" if value is None else str(value)
-    name = metric or "accuracy"
-    if name.startswith(PERCENT_METRICS) or name.endswith("_acc"):
-        return f"{100 * value:.2f}%"
-    return f"{value:.4f}"
+    """A metric's value as tables (and the progress bar) show it: percentages for
+    accuracy-like metrics (accuracy, balanced accuracy, F1, MAP@k), four decimals for the
+    others (log loss, ROC AUC, kappa)."""
+    from toolkit.train.progress import score_text
+
+    return score_text(value, metric)
+
+
+def format_interval(interval: Any, metric: str | None = "accuracy") -> str:
+    """A bootstrap interval (``{"low", "high", ...}``) in the score's own units without the
+    per cent sign, ``97.10-99.38`` (the val column says what they are); empty without one."""
+    if not isinstance(interval, dict) or interval.get("low") is None:
+        return ""
+    low, high = (format_score(interval[k], metric).rstrip("%") for k in ("low", "high"))
+    return f"{low}-{high}"
+
+
+def format_versus(entry: Any) -> str:
+    """A run's standing against the best of its validation split (:mod:`toolkit.runs.noise`):
+    ``best``, ``noise 62%`` / ``worse 99%`` (the share of bootstrap resamples in which the best
+    scores better; under 95% is noise), ``better`` or ``other split``; empty without one."""
+    if not isinstance(entry, dict):
+        return ""
+    verdict, p = entry.get("verdict"), entry.get("probability")
+    if verdict in ("within noise", "worse") and isinstance(p, int | float):
+        return f"{'noise' if verdict == 'within noise' else 'worse'} {int(100 * p)}%"
+    return {"not comparable": "other split"}.get(str(verdict), str(verdict or ""))
 
 
 def format_seconds(value: Any) -> str:

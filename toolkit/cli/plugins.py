@@ -100,7 +100,7 @@ def new(
 
     plugin, test = scaffold(kind, name, directory)
     console = stdout()
-    console.print(f"wrote {plugin}\nwrote {test}")
+    console.print(f"wrote {plugin}\nwrote {test}", soft_wrap=True)  # paths never fold
     console.print(
         f"try it: tk --plugins {directory} plugins show {name}   |   pytest {test}",
         highlight=False,

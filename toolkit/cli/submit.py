@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from toolkit.cli._common import (
+    Column,
     JsonOption,
+    Listing,
+    QuietOption,
     StorageOption,
+    format_interval,
     format_score,
+    listing,
     metric_option,
     metric_title,
     print_json,
+    print_listing,
     set_option,
     stderr,
     stdout,
@@ -84,6 +91,7 @@ def submit(
         ),
     ] = True,
     json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Predict the test set with the best trial(s) of a study or with runs; write the CSV and
     its provenance JSON under submissions/<competition>/ and print the Kaggle upload command."""
@@ -101,28 +109,41 @@ def submit(
 
     overrides = command_line_settings(settings or [], metric=metric)
     runs = study_runs(study, storage, top_k) if study is not None else list(run or [])
-    result = make_submission(
-        runs,
-        competition,
-        tta=TTARequest(enabled=tta, flip=tta_flip, shift=tta_shift),
-        name=name,
-        study=study,
-        storage=storage,
-        slug=slug,
-        settings=overrides,
-        calibrate=calibrate,
-    )
+    for token in runs:
+        check_weights(token)
+    progress = contextlib.nullcontext() if quiet else stderr().status("predicting the test set")
+    with progress:
+        result = make_submission(
+            runs,
+            competition,
+            tta=TTARequest(enabled=tta, flip=tta_flip, shift=tta_shift),
+            name=name,
+            study=study,
+            storage=storage,
+            slug=slug,
+            settings=overrides,
+            calibrate=calibrate,
+        )
     prov = result.provenance
+    rival = _runner_up(runs, study, storage)
+    if rival is not None and rival["within_noise"]:
+        chosen = _short([prov["runs"][0]["run_id"]])[0]
+        stderr().print(
+            f"warning: run {chosen}'s lead over the runner-up, run {_short([rival['run_id']])[0]}"
+            f" (same validation images), is within noise: it scores better in only "
+            f"{100 * rival['probability']:.0f}% of paired bootstrap resamples (95% would be real)",
+            soft_wrap=True,
+            highlight=False,
+        )
     if json:
-        print_json({**prov, "csv_path": str(result.csv_path), "json_path": str(result.json_path)})
+        paths = {"csv_path": str(result.csv_path), "json_path": str(result.json_path)}
+        print_json({**prov, **paths, "runner_up": rival})
         return
     rows = [
-        ("file", str(result.csv_path)),
-        ("provenance", str(result.json_path)),
-        ("source", ", ".join(r["run_id"] for r in prov["runs"])),
+        ("source", _source(_entry(prov))),
         ("shape", _shape(prov.get("submission") or {})),
         ("metric", metric_title(prov.get("metric"))),
-        ("validation score", format_score(prov["validation_score"], prov.get("metric"))),
+        ("validation score", _with_interval(prov)),
         ("local test score", format_score(prov["local_test_score"], prov.get("metric"))),
     ]
     calibration = prov.get("calibration")
@@ -138,6 +159,8 @@ def submit(
             )
         )
     console = stdout()
+    console.print(f"wrote {result.csv_path}", soft_wrap=True, highlight=False)
+    console.print(f"provenance {result.json_path}", soft_wrap=True, highlight=False)
     console.print(table("Submission written", ["", ""], rows))
     console.print("upload it with (not run):", style="bold")
     console.print(prov["kaggle_command"], markup=False, highlight=False, soft_wrap=True)
@@ -201,48 +224,158 @@ def score_command(
     typer.echo(f"{file.name}: {score.title} {score.value:.5f} ({shown})")
 
 
+LEADERBOARD_COLUMNS = (
+    Column("created", "id"),
+    Column("competition", drop=4),
+    Column("source", min_width=10, drop=2),
+    Column("settings", min_width=8, drop=5, hide_empty=True),
+    Column("metric", drop=3),
+    Column("val", "number"),
+    Column("val 95% CI", "number", drop=1, hide_empty=True),
+    Column("local test", "number"),
+    Column("file", "id", drop=6),
+)
+
+
 def leaderboard_command(
     competition: Annotated[
         str | None, typer.Argument(help="Competition name or folder (default: all).")
     ] = None,
     json: JsonOption = False,
 ) -> None:
-    """All submissions, newest first: source, validation and local test scores, file."""
+    """All submissions, newest first: source (run short ids or study trials), validation
+    score with its 95% bootstrap interval, local test score, file.
+
+    Scores and file names are never cut: on a narrow terminal the source and settings are cut
+    with an ellipsis, then file, settings, competition, metric, source and the interval are
+    left out, in that order.
+    """
     from toolkit.submit import list_submissions
 
     entries = list_submissions(competition=competition)
+    if competition is not None and not entries:
+        _check_known(competition)
     if json:
         print_json(entries)
         return
+    console = stdout()
+    print_listing(leaderboard_listing(entries, console.width), console)
+    if not entries:
+        stderr().print(
+            "no submissions yet: try 'tk submit --run ID' (kept in ./submissions or "
+            "$TOOLKIT_SUBMISSIONS)"
+        )
+
+
+def leaderboard_listing(entries: list[dict[str, Any]], width: int) -> Listing:
+    """The table of ``tk leaderboard`` fitted to ``width`` characters."""
     rows = [
         (
             (e["created"] or "")[:16].replace("T", " "),
             e["competition"],
-            e["source"],
+            _source(e),
             _settings(e),
             metric_title(e.get("metric")),
             format_score(e["validation_score"], e.get("metric")),
+            format_interval(e.get("validation_interval"), e.get("metric")),
             format_score(e["local_test_score"], e.get("local_test_metric") or e.get("metric")),
             e["file"],
         )
         for e in entries
     ]
-    columns = [
-        "created",
-        "competition",
-        "source",
-        "settings",
-        "metric",
-        "val",
-        "local test",
-        "file",
-    ]
-    stdout().print(table(f"Submissions ({len(rows)})", columns, rows))
-    if not rows:
-        stderr().print(
-            "no submissions yet: try 'tk submit --run ID' (kept in ./submissions or "
-            "$TOOLKIT_SUBMISSIONS)"
-        )
+    return listing(f"Submissions ({len(rows)})", LEADERBOARD_COLUMNS, rows, width)
+
+
+def _check_known(competition: str) -> None:
+    """A competition with no submissions must at least exist: a folder, or a name under the
+    submissions root; anything else is a typo, said in one line."""
+    from toolkit.submit import list_submissions
+    from toolkit.submit.paths import submissions_root
+
+    if Path(competition).is_dir() or (submissions_root() / Path(competition).name).is_dir():
+        return
+    known = sorted({str(e["competition"]) for e in list_submissions()})
+    hint = f"competitions with submissions: {', '.join(known)}" if known else "none yet"
+    raise ToolkitError(
+        f"unknown competition '{competition}': not a folder and no submissions for it ({hint})."
+    )
+
+
+def _with_interval(prov: dict[str, Any]) -> str:
+    """The validation score and, when recorded, its 95% bootstrap interval in brackets."""
+    shown = format_score(prov["validation_score"], prov.get("metric"))
+    interval = format_interval(prov.get("validation_interval"), prov.get("metric"))
+    return f"{shown} ({interval}, 95% CI)" if interval else shown
+
+
+def _runner_up(runs: list[str], study: str | None, storage: str | None) -> dict[str, Any] | None:
+    """How a single submitted run's lead over the runner-up holds up
+    (:func:`toolkit.runs.noise.runner_up`): among the study's trial runs for ``--study``, else
+    among every run under $TOOLKIT_RUNS; None for an average of several runs."""
+    from toolkit.runs import find_run, list_runs
+    from toolkit.runs.noise import runner_up
+
+    if len(runs) != 1:
+        return None
+    candidates = list_runs()
+    if study is not None:
+        from toolkit.tune import trial_rows
+
+        ids = {r["run_id"] for r in trial_rows(study, storage) if r["run_id"]}
+        candidates = [r for r in candidates if r.get("id") in ids]
+    try:
+        return runner_up(find_run(runs[0]), candidates)
+    except ToolkitError:
+        return None
+
+
+def _source(entry: dict[str, Any]) -> str:
+    if entry.get("study"):
+        trials = [f"#{t}" for t in entry.get("trials") or [] if t is not None]
+        return " ".join([f"study {entry['study']}", *trials])
+    return "run " + ", ".join(_short(str(r) for r in entry.get("runs") or []))
+
+
+def _entry(prov: dict[str, Any]) -> dict[str, Any]:
+    """The leaderboard's fields of a provenance record that :func:`_source` reads."""
+    runs = prov.get("runs") or []
+    return {
+        "study": prov.get("study"),
+        "trials": [r.get("trial") for r in runs],
+        "runs": [r.get("run_id") for r in runs],
+    }
+
+
+def _short(run_ids: Any) -> list[str]:
+    """Short run ids (:func:`toolkit.runs.store.short_run_ids`), in order."""
+    from toolkit.runs.store import short_run_ids
+
+    ids = list(run_ids)
+    short = short_run_ids(ids)
+    return [short[i] for i in ids]
+
+
+def check_weights(token: str) -> None:
+    """Refuse, in one line, a run whose weights a study removed (it keeps only its best
+    trials'), before any warning or prediction; other missing files are read's to report."""
+    from toolkit.runs import find_run
+    from toolkit.runs.store import CHECKPOINT, CHECKPOINT_META
+
+    run = find_run(token)
+    try:
+        record = run.read()
+    except ToolkitError:
+        return  # reading the run fails again, with its own message, when it is submitted
+    status, why = str(record.get("status")), str(record.get("error") or "")
+    removed = run.file(CHECKPOINT_META).is_file() or status == "pruned"
+    if run.file(CHECKPOINT).is_file() or not removed:
+        return
+    ended = why if status == "pruned" and why.startswith("pruned") else status
+    raise ToolkitError(
+        f"run {run.id} was {ended} and has no usable checkpoint: its weights were not kept (a "
+        "study keeps those of its best keep_checkpoints trials only); submit a run that has "
+        "them ('tk study show NAME' names the best trial's run) or train it again."
+    )
 
 
 def _settings(entry: dict[str, Any]) -> str:

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from toolkit.cli._common import (
+    Column,
     CompetitionArg,
     JsonOption,
+    Listing,
     QuietOption,
     budget_option,
+    format_interval,
     format_score,
     format_seconds,
+    format_versus,
+    listing,
     load_competition_arg,
     metric_option,
     metric_title,
     print_json,
+    print_listing,
     set_option,
     stderr,
     stdout,
     table,
 )
 
-runs_app = typer.Typer(help="List and inspect training runs.", invoke_without_command=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+runs_app = typer.Typer(invoke_without_command=True)  # help: runs_list's docstring
 
 
 def train_command(
@@ -85,57 +94,92 @@ def train_command(
     if json:
         print_json({"run_id": result.run_id, "path": str(result.path), **result.metrics})
         return
-    rows = [("run", result.run_id), ("folder", str(result.path))]
-    rows += _metric_rows(result.metrics)
-    stdout().print(table(f"Run finished: {result.status}", ["", ""], rows))
+    console = stdout()
+    print_run_header(result.run_id, result.status, result.path, console)
+    console.print(table(f"Run finished: {result.status}", ["", ""], _metric_rows(result.metrics)))
+
+
+RUNS_COLUMNS = (
+    Column("id", "id"),  # the short id (tk runs show ID takes it)
+    Column("competition", drop=5),
+    Column("plugins", min_width=12, drop=6),  # encoder/loss/head
+    Column("metric", drop=4),
+    Column("val", "number"),
+    Column("val 95% CI", "number", drop=3, hide_empty=True),  # bootstrap over the val images
+    Column("vs best", min_width=7, drop=1, hide_empty=True),  # paired bootstrap, same split
+    Column("test", "number", drop=7),
+    Column("status", drop=2),
+    Column("time", "number", drop=8),
+)
 
 
 @runs_app.callback()
 def runs_list(ctx: typer.Context, json: JsonOption = False) -> None:
-    """List runs, newest first: id, competition, plugins, key params, val/test acc, time."""
+    """List runs, newest first: short id, competition, plugins, val score with its 95%
+    bootstrap interval, vs best, test score, status, time.
+
+    vs best compares each run with the best run validated on the same images (same data,
+    val_fraction, seed and classes): noise N% / worse N% is how often the best scores better
+    over paired bootstrap resamples of the validation images (under 95%: within noise).
+    Ids and numbers are never cut: when the terminal is narrow, the competition and plugin
+    names are cut with an ellipsis, then time, test, plugins, competition, metric, the
+    interval, status and vs best are left out, in that order. Each run's parameters: tk runs
+    show ID.
+    """
     if ctx.invoked_subcommand is not None:
         return
     from toolkit.runs import list_runs
 
-    records = list_runs()
+    records = with_noise(list_runs())
     if json:
         print_json(records)
         return
+    console = stdout()
+    print_listing(runs_listing(records, console.width), console)
+    if not records:
+        stderr().print("no runs yet: try 'tk train' (runs are kept in ./runs or $TOOLKIT_RUNS)")
+
+
+def with_noise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with ``val_interval`` (the bootstrap interval of the validation score, null
+    without validation images) and ``vs_best`` (against the best run of the same validation
+    split, null when it has no other run): see :mod:`toolkit.runs.noise`."""
+    from pathlib import Path
+
+    from toolkit.runs.noise import best_per_split, val_interval
+    from toolkit.runs.store import RunDir
+
+    versus = best_per_split(records)
+    out = []
+    for r in records:
+        interval = val_interval(RunDir(Path(str(r["path"]))), r) if r.get("path") else None
+        out.append({**r, "val_interval": interval, "vs_best": versus.get(str(r.get("id")))})
+    return out
+
+
+def runs_listing(records: list[dict[str, Any]], width: int) -> Listing:
+    """The table of ``tk runs`` fitted to ``width`` characters."""
+    from toolkit.runs.store import short_run_ids
+
+    short = short_run_ids([str(r.get("id")) for r in records])
     rows = []
     for r in records:
         cfg, m = r.get("config", {}), r.get("metrics") or {}
         rows.append(
             (
-                r.get("id"),
+                short[str(r.get("id"))],
                 r.get("competition"),
                 f"{cfg.get('encoder')}/{cfg.get('loss')}/{cfg.get('head')}",
-                _key_params(cfg),
                 metric_title(m.get("metric")),
                 format_score(m.get("val_score", m.get("val_acc")), m.get("metric")),
+                format_interval(r.get("val_interval"), m.get("metric")),
+                format_versus(r.get("vs_best")),
                 format_score(m.get("test_score", m.get("test_acc")), m.get("metric")),
                 r.get("status"),
                 format_seconds(r.get("duration_s")),
             )
         )
-    stdout().print(
-        table(
-            f"Runs ({len(rows)})",
-            [
-                "id",
-                "competition",
-                "encoder/loss/head",
-                "params",
-                "metric",
-                "val",
-                "test",
-                "status",
-                "time",
-            ],
-            rows,
-        )
-    )
-    if not rows:
-        stderr().print("no runs yet: try 'tk train' (runs are kept in ./runs or $TOOLKIT_RUNS)")
+    return listing(f"Runs ({len(rows)})", RUNS_COLUMNS, rows, width)
 
 
 @runs_app.command("show")
@@ -152,21 +196,30 @@ def runs_show(
     if json:
         print_json({**record, "path": str(run.path), "files": files})
         return
-    from rich.text import Text
-
     console = stdout()
-    console.print(
-        Text.assemble((str(record.get("id")), "bold"), f"  {record.get('status')}  ({run.path})")
-    )
-    cfg = record.get("config", {})
-    rows = [(k, v) for k, v in cfg.items() if v not in ({}, [], "", None)]
-    console.print(table("Config", ["setting", "value"], rows))
+    print_run_header(run.id, record.get("status"), run.path, console)
+    console.print(table("Config", ["setting", "value"], config_rows(record.get("config", {}))))
     metrics = record.get("metrics") or {}
     mrows = _metric_rows(metrics)
     per_class = metrics.get("per_class_val_acc") or {}
     mrows += [(f"val acc [{c}]", format_score(v, "accuracy")) for c, v in per_class.items()]
     console.print(table("Metrics", ["metric", "value"], mrows))
-    console.print(table("Artifacts", ["file"], [(str(run.path / f),) for f in files]))
+    console.print(table("Artifacts (in the run's folder)", ["file"], [(f,) for f in files]))
+
+
+def print_run_header(run_id: str, status: Any, path: Any, console: Console) -> None:
+    """The run's id (and short id), status and folder, each line whole (never folded)."""
+    from pathlib import Path
+
+    from rich.text import Text
+
+    from toolkit.runs.store import runs_root, short_run_ids
+
+    in_root = Path(path).parent.resolve() == runs_root().resolve()  # where short ids resolve
+    short = short_run_ids([run_id])[run_id] if in_root else run_id
+    also = f" (short id {short})" if short != run_id else ""
+    console.print(Text.assemble("run ", (run_id, "bold"), f"{also}: {status}"), soft_wrap=True)
+    console.print(Text(f"folder {path}"), soft_wrap=True)
 
 
 def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
@@ -176,16 +229,29 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in metrics.items():
         if isinstance(value, dict) or key == "metric":
             continue
-        if key in ("val_score", "test_score"):
-            rows.append((f"{key[:-6]} {metric_title(name)}", format_score(value, name)))
+        split, _, rest = key.partition("_score")
+        if split in ("val", "test") and rest in ("", "_last"):  # the competition's metric
+            last = " (last evaluation)" if rest else ""
+            rows.append((f"{split} {metric_title(name)}{last}", format_score(value, name)))
         else:  # train_acc, val_acc, val_knn_acc, ...: accuracies, shown as percentages
             rows.append((key, format_score(value, key)))
     return rows
 
 
-def _key_params(cfg: dict[str, Any]) -> str:
-    parts = [f"lr={cfg.get('lr')}", f"bs={cfg.get('batch_size')}"]
-    for section in ("encoder", "loss", "head"):
-        for k, v in (cfg.get(f"{section}_params") or {}).items():
-            parts.append(f"{k}={v}")
-    return " ".join(parts)
+def config_rows(cfg: dict[str, Any]) -> list[tuple[str, str]]:
+    """(setting, value) rows of a run's config, each plugin parameter on its own row in the
+    spelling ``--set`` takes (``encoder.width``); empty settings are left out."""
+    rows = []
+    for key, value in cfg.items():
+        section = key.removesuffix("_params")
+        if key.endswith("_params") and isinstance(value, dict):
+            rows += [(f"{section}.{k}", _value(v)) for k, v in value.items()]
+        elif value not in ({}, [], (), "", None):
+            rows.append((key, _value(value)))
+    return rows
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -100,7 +100,7 @@ def _test_set(
         raise ToolkitError(f"test/ in {root} holds no images; put the test images there.")
     if not labelled:
         ids = [p.stem for p in files]
-        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+        dupes = sorted(i for i, n in Counter(map(_images.name_key, ids)).items() if n > 1)
         if dupes:
             raise ToolkitError(
                 f"test/ has several images per id ({preview(dupes)}); keep one file per stem."
@@ -123,20 +123,22 @@ def _test_set(
 
 def _reorder(id_texts: list[str], sub: Submission) -> list[int]:
     """Positions of the submission's ids among the test files; both sets must be equal."""
-    position = {t: i for i, t in enumerate(id_texts)}
-    missing = [t for t in sub.id_texts if t not in position]
+    key = _images.name_key  # NFC: a sample's "café" is macOS's NFD file name "café"
+    position = {key(t): i for i, t in enumerate(id_texts)}
+    missing = [t for t in sub.id_texts if key(t) not in position]
     if missing:
         raise ToolkitError(
             f"sample_submission.csv lists {len(missing)} ids with no image in test/ "
             f"({preview(missing)}); add the images or remove those rows."
         )
-    extra = sorted(set(id_texts) - set(sub.id_texts))
+    listed = {key(t) for t in sub.id_texts}
+    extra = sorted(t for t in id_texts if key(t) not in listed)
     if extra:
         raise ToolkitError(
             f"{len(extra)} images in test/ are not in sample_submission.csv ({preview(extra)}); "
             "add their ids or remove the files."
         )
-    return [position[t] for t in sub.id_texts]
+    return [position[key(t)] for t in sub.id_texts]
 
 
 def _has_image(folder: Path) -> bool:

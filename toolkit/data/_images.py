@@ -58,6 +58,14 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: natural_key(p.name))
 
 
+def name_key(name: str) -> str:
+    """A file name or id as matched: NFC, so ``café`` typed in a CSV (NFC) finds the
+    ``café.png`` macOS wrote to disk (NFD); the ids themselves are kept as written."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name)
+
+
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that orders digit runs numerically: "img2" < "img10"."""
     parts = re.split(r"(\d+)", text)

@@ -2,7 +2,8 @@
 
 train.csv's first column is the id (or the submission's id column, if train.csv has it) and its
 label column is the one named ``label`` (else the submission's label column, else the second
-column). Ids match files by stem (``17`` -> ``train/17.png``) or by full name (``17.png``).
+column). Ids match files by stem (``17`` -> ``train/17.png``) or by full name (``17.png``),
+compared in NFC (a CSV's ``café`` finds the file macOS named in NFD).
 The test ids are sample_submission.csv's first column, in its order; test_labels.csv, when
 present, is the answer key.
 """
@@ -112,25 +113,29 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
 
 
 class _Index:
-    """Image files of one folder, looked up by full name or by stem."""
+    """Image files of one folder, looked up by full name or by stem, both compared in NFC
+    (:func:`~toolkit.data._images.name_key`: an id in NFC finds a file macOS named in NFD)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.files = _images.list_images(folder)
-        self.by_name = {p.name: p for p in self.files}
+        self.by_name: dict[str, list[Path]] = defaultdict(list)
         self.by_stem: dict[str, list[Path]] = defaultdict(list)
         for p in self.files:
-            self.by_stem[p.stem].append(p)
+            self.by_name[_images.name_key(p.name)].append(p)
+            self.by_stem[_images.name_key(p.stem)].append(p)
 
     def find(self, key: str) -> Path | None:
         key = key.replace("\\", "/").rsplit("/", 1)[-1]  # "train/17.png" names train/17.png
-        if key in self.by_name:
-            return self.by_name[key]
-        hits = self.by_stem.get(key, [])
+        key = _images.name_key(key)
+        hits = self.by_name.get(key) or self.by_stem.get(key, [])
         if len(hits) > 1:
+            same = len({p.name for p in hits}) > len({_images.name_key(p.name) for p in hits})
             raise ToolkitError(
                 f"id {key!r} matches several files ({preview(p.name for p in hits)}) in "
-                f"{self.folder}; keep one image per id."
+                f"{self.folder}"
+                f"{' (names that differ only in Unicode normalisation)' if same else ''}; "
+                "keep one image per id."
             )
         return hits[0] if hits else None
 

@@ -6,6 +6,7 @@ turned into one, naming the path, so the CLI can print it on one line.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from toolkit.data import _cache, _cifar, _folder, _kaggle, _npz, _pixel_csv
 from toolkit.data._competition import Competition, Parsed, check_parsed
 from toolkit.data._detect import resolve
 from toolkit.data._resize import SizeRequest, fit_arrays, size_request
+from toolkit.data._submission import SAMPLE, read_sample
+from toolkit.data._tables import preview, typed
 from toolkit.errors import ToolkitError
 
 log = logging.getLogger(__name__)
@@ -75,15 +78,22 @@ def _load(
     fmt, source = resolve(root)
     reader = _READERS[fmt]
     base = source if source.is_dir() else source.parent
-    key = _cache.fingerprint(fmt, base, reader.inputs(source), request)
+    inputs = reader.inputs(source)
+    sample = root / SAMPLE  # what submissions are written against, whatever the layout
+    if sample not in inputs:  # npz, cifar: a sample beside them still shapes the submission
+        inputs.append(sample)
+    key = _cache.fingerprint(fmt, base, inputs, request)
     entries = cache_dir if cache_dir is not None else _cache.cache_root() / "competitions"
     parsed = None if refresh else _cache.read_entry(entries, key)
     if parsed is not None:
         log.info("loaded %s (%s) from the cache in %.2fs", root, fmt, time.perf_counter() - start)
         return _wrap(parsed, root, fmt, key)
     with _cache.scratch(entries, key) as tmp:
+        sample_ids = read_sample(sample) if root.is_dir() and sample.is_file() else None
         parsed = reader.load(source, workers=workers, request=request, scratch=tmp)
         check_parsed(parsed, root)
+        if sample_ids is not None:
+            parsed = _with_sample_ids(parsed, sample_ids, root)
         if parsed.image_policy is None:
             parsed = fit_arrays(parsed, request)
         if tmp is not None:
@@ -92,6 +102,28 @@ def _load(
             )
     log.info("read %s (%s) in %.2fs", root, fmt, time.perf_counter() - start)
     return _wrap(parsed, root, fmt, key)
+
+
+def _with_sample_ids(parsed: Parsed, sample_ids: list[str], root: Path) -> Parsed:
+    """``parsed`` whose test ids are written as the sample writes them: a submission's rows are
+    found by ``str(test id)``, so an id the reader typed ("-0" read as 0) keeps its text, and
+    a sample listing other ids than the test set is refused now rather than at ``tk submit``."""
+    written = [str(t) for t in parsed.test_ids]
+    if written == sample_ids:
+        return parsed
+    if len(written) == len(sample_ids) and typed(sample_ids) == list(parsed.test_ids):
+        return dataclasses.replace(parsed, test_ids=tuple(sample_ids))
+    if len(written) == len(sample_ids) and set(written) == set(sample_ids):
+        return parsed  # the same ids in another order: rows are found by id
+    known, listed = set(written), set(sample_ids)
+    missing = [t for t in sample_ids if t not in known]
+    extra = [t for t in written if t not in listed]
+    raise ToolkitError(
+        f"{SAMPLE} in {root} lists {len(sample_ids)} ids but the test set has {len(written)}"
+        f"{f' (not test ids: {preview(missing)})' if missing else ''}"
+        f"{f' (not in the sample: {preview(extra)})' if extra else ''}; list each test id "
+        "once, as the test set names it, or remove the sample."
+    )
 
 
 def _wrap(parsed: Parsed, root: Path, fmt: str, key: str) -> Competition:

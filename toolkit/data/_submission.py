@@ -120,6 +120,36 @@ def check_header(header: Sequence[str], file: str = SAMPLE) -> None:
         )
 
 
+def read_sample(path: Path) -> list[str]:
+    """The ids of a sample submission, read the way a submission is later checked against it
+    (:mod:`toolkit.submit.validate`: the csv module, every cell as text), refusing at load what
+    would otherwise fail only at ``tk submit``: an empty or repeated column name, and a row
+    wider than the header (pandas would silently read its first column as an index)."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, strict=True)
+            header = next(reader, None) or []
+            check_header(header, path.name)
+            ids = []
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) > len(header):
+                    raise ToolkitError(
+                        f"{path.name} line {reader.line_num} has {len(row)} fields but its "
+                        f"header {','.join(header)!r} has {len(header)} (often a trailing "
+                        "comma); write one value per header column, or name the extra column."
+                    )
+                ids.append(row[0])
+    except UnicodeDecodeError:
+        raise ToolkitError(f"{path} is not UTF-8 text; re-save it as a UTF-8 CSV.") from None
+    except (OSError, csv.Error) as err:
+        raise ToolkitError(f"cannot read {path} as CSV ({err}); fix the file.") from None
+    return ids
+
+
 def _positive_index(positive_class: str, names: list[str]) -> int | None:
     if not positive_class:
         return None

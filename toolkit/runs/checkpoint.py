@@ -37,10 +37,14 @@ def state_tensors(encoder: nn.Module, head: nn.Module | None) -> dict[str, torch
 
 def save(run: RunDir, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str:
     """Write the checkpoint files atomically; return the weights' sha256."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     with io.atomic_path(run.file(CHECKPOINT)) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        try:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        except SafetensorError as err:  # an I/O error, quoted: "... (os error 28)"
+            raise io.write_error(run.file(CHECKPOINT), err, partial=tmp) from None
         digest = file_sha256(tmp)
     io.write_json(run.file(CHECKPOINT_META), {"format": FORMAT, "sha256": digest, **meta})
     return digest
@@ -72,19 +76,63 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
+# What rebuilding a model reads from checkpoint.json, and the type each must have.
+META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "encoder": str,
+    "encoder_params": dict,
+    "head": str,
+    "head_params": dict,
+    "head_loss": str,
+    "head_loss_params": dict,
+    "classes": list,
+    "num_classes": int,
+    "logits_dim": int,
+    "in_channels": int,
+    "image_size": int,
+    "in_features": int,
+    "normalizer": dict,
+}
+
+
 def read_meta(run: RunDir) -> dict[str, Any]:
-    """The checkpoint description of a run (checkpoint.json)."""
+    """The checkpoint description of a run (checkpoint.json); a damaged one is a one-line
+    error naming the file."""
     path = run.file(CHECKPOINT_META)
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    if not path.is_file():
         raise ToolkitError(
             f"run {run.id} has no usable checkpoint ({path.name} missing or unreadable); "
             "it may have been interrupted before its first evaluation."
+        )
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ToolkitError(
+            f"cannot read {io.shown(path)} ({err.strerror or err}); check its permissions."
         ) from None
-    if meta.get("format") != FORMAT:
-        raise ToolkitError(f"{path} is not a {FORMAT} checkpoint description.")
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        meta, problem = None, f"not JSON: {err}"
+    else:
+        problem = meta_problem(meta)
+    if problem:
+        raise ToolkitError(
+            f"{io.shown(path)} is damaged ({problem}); retrain the run, or restore the file "
+            "from a backup."
+        )
     return meta
+
+
+def meta_problem(meta: Any) -> str | None:
+    """What is wrong with a parsed checkpoint.json (None when a model can be rebuilt from it)."""
+    if not isinstance(meta, dict):
+        return f"it holds {json.dumps(meta)[:40]}, not a checkpoint description"
+    if meta.get("format") != FORMAT:
+        return f"it is not a {FORMAT} checkpoint description"
+    for key, kind in META_TYPES.items():
+        if key not in meta:
+            return f"'{key}' is missing"
+        if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
+            return f"its '{key}' is {json.dumps(meta[key])[:40]}"
+    return None
 
 
 def encoder_weights(source: str) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ class FinalMetrics:
 
     classes: list[Any]
     train_acc: float
-    val_acc: float
+    val_acc: float | None  # None: no validation split (val_fraction = 0)
     val_per_class: np.ndarray  # (K,) recall per class
     confusion: np.ndarray  # (K, K) rows = true class
     val_probs: np.ndarray  # (Nv, K)
@@ -30,7 +30,7 @@ class FinalMetrics:
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "train_acc": round(self.train_acc, 5),
-            "val_acc": round(self.val_acc, 5),
+            "val_acc": None if self.val_acc is None else round(self.val_acc, 5),
             "per_class_val_acc": {
                 str(c): (None if np.isnan(a) else round(float(a), 5))
                 for c, a in zip(self.classes, self.val_per_class, strict=True)

@@ -8,7 +8,7 @@ Layout of ``<runs root>/<run id>/``::
     checkpoint.safetensors  best encoder + head weights (safetensors: never a pickle)
     checkpoint.json       what is needed to rebuild the model: plugins, params, classes, stats
     val_probs.npy / test_probs.npy   class probabilities (N, num_classes)
-    curves.png, tsne.png  plots
+    curves.png, confusion.png, tsne.png  plots (tsne.png: embedding runs, setting tsne)
 
 Every file is written atomically.
 """
@@ -16,6 +16,7 @@ Every file is written atomically.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import time
@@ -25,6 +26,8 @@ from typing import Any
 
 from toolkit import io
 from toolkit.errors import ToolkitError
+
+log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 CHECKPOINT = "checkpoint.safetensors"
@@ -57,11 +60,25 @@ class RunDir:
         return self.path / name
 
     def read(self) -> dict[str, Any]:
-        """The run record (run.json)."""
+        """The run record (run.json); a damaged one is a one-line error naming the file."""
+        path = self.file(RUN_FILE)
         try:
-            return json.loads(self.file(RUN_FILE).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ToolkitError(f"run {self.id} has no readable {RUN_FILE} ({err}).") from None
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ToolkitError(
+                f"run {self.id} has no readable {RUN_FILE} ({io.shown(path)}: "
+                f"{err.strerror or err}); check the run folder and its permissions."
+            ) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            record, problem = None, f"not JSON: {err}"
+        else:
+            problem = record_problem(record)
+        if problem:
+            raise ToolkitError(
+                f"{io.shown(path)} is damaged ({problem}); delete the run folder "
+                f"{io.shown(self.path)} (or restore the file from a backup)."
+            )
+        return record
 
     def write(self, record: dict[str, Any]) -> None:
         io.write_json(self.file(RUN_FILE), record)
@@ -85,6 +102,26 @@ class RunDir:
         io.write_text(self.file(METRICS), "\n".join(lines) + "\n")
 
 
+# Fields of a run record that, when present, must have these types (what readers rely on).
+RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "status": str,
+    "config": dict,
+    "metrics": (dict, type(None)),
+    "competition_path": str,
+}
+
+
+def record_problem(record: Any) -> str | None:
+    """What is wrong with a parsed run.json (None when it can be used)."""
+    if not isinstance(record, dict):
+        return f"it holds {json.dumps(record)[:40]}, not a run record"
+    for key, kind in RECORD_TYPES.items():
+        if key in record and not isinstance(record[key], kind):
+            return f"its '{key}' is {json.dumps(record[key])[:40]}"
+    return None
+
+
 def create_run(label: str, record: dict[str, Any], root: Path | None = None) -> RunDir:
     """Make a new run folder under ``root`` and write its first record."""
     root = root or runs_root()
@@ -94,8 +131,14 @@ def create_run(label: str, record: dict[str, Any], root: Path | None = None) -> 
             path.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
             continue
+        except OSError as err:  # read-only, full, a file where the folder should be
+            raise io.write_error(path, err) from None
         run = RunDir(path)
-        run.write({"id": run.id, **record})
+        try:
+            run.write({"id": run.id, **record})
+        except OSError:  # no record, no run: leave no empty folder behind
+            path.rmdir()
+            raise
         return run
     raise ToolkitError(f"could not create a run folder under {root}; check permissions.")
 
@@ -106,23 +149,57 @@ def find_run(run_id: str, root: Path | None = None) -> RunDir:
     if (direct / RUN_FILE).is_file():
         return RunDir(direct)
     root = root or runs_root()
-    if (root / run_id / RUN_FILE).is_file():
-        return RunDir(root / run_id)
-    matches = (
-        sorted(p for p in root.iterdir() if p.name.startswith(run_id) and (p / RUN_FILE).is_file())
-        if root.is_dir()
-        else []
-    )
+    return RunDir(root / resolve_run_id(run_id, root))
+
+
+SHORT_ID_MIN = 4  # the random tail of a run id (``...-1a2b``) is its short id
+
+
+def _tail(run_id: str) -> str:
+    """The random hex tail of an id made by :func:`new_run_id`, else ``""``."""
+    tail = run_id.rpartition("-")[2]
+    hexdigits = "0123456789abcdef"
+    ok = "-" in run_id and len(tail) >= SHORT_ID_MIN and all(c in hexdigits for c in tail)
+    return tail if ok else ""
+
+
+def _run_names(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / RUN_FILE).is_file())
+
+
+def short_run_ids(run_ids: list[str], root: Path | None = None) -> dict[str, str]:
+    """The short form of each id, like git's abbreviated hashes: its random tail (``1a2b``)
+    when no other run under ``root`` (or in ``run_ids``) shares it, else the full id.
+    :func:`resolve_run_id` (so every command that takes a run id) accepts it."""
+    names = set(_run_names(root or runs_root())) | set(run_ids)
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[_tail(name)] = counts.get(_tail(name), 0) + 1
+    return {i: _tail(i) if _tail(i) and counts[_tail(i)] == 1 else i for i in run_ids}
+
+
+def resolve_run_id(token: str, root: Path | None = None) -> str:
+    """The full id of the run under ``root`` that ``token`` names: the id itself, a unique
+    prefix of it (``20261201-0658``), or its short id (the random tail, ``1a2b``)."""
+    root = root or runs_root()
+    names = _run_names(root)
+    if token in names:
+        return token
+    matches = [n for n in names if n.startswith(token) or (token and _tail(n) == token)]
     if len(matches) == 1:
-        return RunDir(matches[0])
-    if len(matches) > 1:
-        names = ", ".join(m.name for m in matches[:5])
-        raise ToolkitError(f"run id '{run_id}' is ambiguous ({names}); give more of it.")
-    raise ToolkitError(f"unknown run '{run_id}' under {root}; 'tk runs' lists the runs.")
+        return matches[0]
+    if matches:
+        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+        shown = ", ".join(matches[:5]) + more
+        raise ToolkitError(f"run id '{token}' is ambiguous ({shown}); give more of it.")
+    raise ToolkitError(f"unknown run '{token}' under {root}; 'tk runs' lists the runs.")
 
 
 def list_runs(root: Path | None = None) -> list[dict[str, Any]]:
-    """All run records under ``root``, newest first (unreadable folders are skipped)."""
+    """All run records under ``root``, newest first; a damaged or unreadable run.json is
+    skipped with one warning line naming it."""
     root = root or runs_root()
     if not root.is_dir():
         return []
@@ -131,8 +208,8 @@ def list_runs(root: Path | None = None) -> list[dict[str, Any]]:
         if (path / RUN_FILE).is_file():
             try:
                 records.append({**RunDir(path).read(), "path": str(path)})
-            except ToolkitError:
-                continue
+            except ToolkitError as err:
+                log.warning("skipped: %s", err)
     return records
 
 

@@ -63,6 +63,7 @@ def summary(data: dict[str, Any], json_path: Path) -> dict[str, Any]:
         "tta": data.get("tta"),
         "metric": data.get("metric", "accuracy"),
         "validation_score": data.get("validation_score"),
+        "validation_interval": data.get("validation_interval"),
         "local_test_score": data.get("local_test_score"),
         "local_test_metric": data.get("local_test_metric") or data.get("metric", "accuracy"),
         "file": csv_path.name,

@@ -7,7 +7,8 @@
 3. predict the validation split and the test set (mean over runs, optional TTA); calibrate
    probability submissions with a temperature fitted on the validation split
 4. write the CSV in the competition's shape (validated first, atomic) and the provenance
-   JSON beside it, with the metric on validation and, given an answer key, on the test set
+   JSON beside it, with the metric on validation (and its 95% bootstrap interval) and, given
+   an answer key, on the test set
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ def make_submission(
             probs, calibration = calibrate_probs(val_probs, y_val, probs)
             val_probs = apply_temperature(val_probs, calibration["temperature"])
     validation = _score(task.metric, y_val, val_probs)
+    interval = _interval(task.metric, y_val, val_probs) if validation is not None else None
     rows = submission_rows(task.submission, probs[id_rows], list(comp.classes))
     digest = write_submission(csv_path, expected.id_texts, rows, expected)
 
@@ -148,9 +150,14 @@ def make_submission(
         tta=tta_dicts[0] if all(t == tta_dicts[0] for t in tta_dicts) else tta_dicts,
         warnings=warnings,
     )
+    record["validation_interval"] = interval
     from toolkit import io
 
-    io.write_json(json_path, record)
+    try:
+        io.write_json(json_path, record)
+    except OSError:  # the disk filled after the CSV: no submission without its provenance
+        csv_path.unlink(missing_ok=True)
+        raise
     return SubmissionResult(csv_path, json_path, record)
 
 
@@ -227,6 +234,20 @@ def _score(metric: Metric, y: np.ndarray, probs: np.ndarray | None) -> float | N
     except ToolkitError:  # e.g. ROC AUC on a split that holds one class
         return None
     return round(value, 6) if np.isfinite(value) else None
+
+
+def _interval(metric: Metric, y: np.ndarray, probs: np.ndarray | None) -> dict[str, Any] | None:
+    """The 95% bootstrap interval of the submitted prediction's validation score
+    (:func:`toolkit.metrics.bootstrap_interval`); None when the metric has none there."""
+    from toolkit.metrics import bootstrap_interval
+
+    if probs is None:
+        return None
+    level, n = 0.95, 1000
+    low, high = bootstrap_interval(metric, probs, np.asarray(y, dtype=np.int64), n=n, level=level)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    return {"low": round(low, 6), "high": round(high, 6), "level": level, "resamples": n}
 
 
 def _id_rows(comp: Competition, id_texts: Sequence[str]) -> list[int]:

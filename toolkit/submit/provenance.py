@@ -85,6 +85,7 @@ def run_entry(run_path: Path, record: dict[str, Any], meta: dict[str, Any]) -> d
         "study": record.get("study"),
         "trial": record.get("trial", record.get("trial_number")),
         "status": record.get("status"),
+        "refit_of": record.get("refit_of"),  # trained on train + validation for this run
         "config": record.get("config") or {},
         "val_acc": metrics.get("val_acc"),
         "test_acc": metrics.get("test_acc"),

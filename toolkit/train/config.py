@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,11 @@ class TrainConfig:
         False  # random horizontal flips (off by default: digits and text are not symmetric)
     )
     rrc_scale: float = 0.0  # random-resized-crop: smallest area kept, e.g. 0.35; 0 = off
+    # Mixup / CutMix: Beta(alpha, alpha) mixes of image pairs within a batch, 0 = off; both on:
+    # one or the other per batch. Only a head trained end to end (finetune) uses them, and not
+    # in the last 10% of training (toolkit.train.mixing.MIX_UNTIL)
+    mixup: float = 0.0  # mixup alpha, e.g. 0.2
+    cutmix: float = 0.0  # CutMix alpha, e.g. 1.0
     image_size: int = 0  # data.image_size: square side images are resized to; 0 = automatic
     resize: str = "crop"  # data.resize: crop (centre) | pad (letterbox) | stretch
 
@@ -78,6 +84,9 @@ class TrainConfig:
     # Fine-tuning (a head that trains the encoder): the encoder's lr = lr * encoder_lr_scale.
     encoder_lr_scale: float = 0.0  # 0 = automatic: 1.0, or 0.1 for pretrained weights
     init_from: str = ""  # fine-tune from this encoder: run id, run folder or .safetensors
+    # EMA of the weights (toolkit.train.ema), updated every step, scored at each evaluation;
+    # at a stage's end the raw weights are scored too and the better ones kept
+    ema: float = 0.0  # the EMA's decay per step, e.g. 0.999; 0 = off
 
     # -- evaluation and early stopping ---------------------------------------------------
     eval_every: int = 0  # evaluate every N steps; 0 = once per epoch
@@ -85,6 +94,9 @@ class TrainConfig:
     patience: int = 25  # evaluations looked back on by the early-stopping rule
     tta: bool = False  # evaluate (and submit) averaged over flips; needs flip = true
     knn_k: int = 20  # neighbours for the kNN accuracy of embedding runs
+    # t-SNE plot of the validation embeddings (embedding runs, tsne.png): auto = on for a run
+    # of its own (tk train), off for tuning trials, where it cost more than the training
+    tsne: str = "auto"  # auto | on | off
 
     # -- frozen-encoder heads (linear-probe, mlp) and the head stage of embedding runs ----
     head_epochs: float = 30.0  # passes over the cached features
@@ -95,12 +107,20 @@ class TrainConfig:
     # -- machine ---------------------------------------------------------------------------
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     compile: bool = False  # torch.compile the model (CUDA; pays off only for long runs)
+    # With a budget: probe this machine's speed and pick encoder.width (1.0 or 0.5), the widest
+    # that still trains enough epochs (toolkit.train.autosize); a set encoder.width wins.
+    autosize: bool = False
     # auto: bf16 autocast on CUDA and on CPUs with native bf16 (avx512_bf16 / AMX, detected at
     # run time; 2.3-3x fp32's images per second for fastnet on 2 AMX cores),
     # else fp32. $TOOLKIT_PRECISION overrides auto.
     precision: str = "auto"  # auto | fp32 | bf16
     threads: int = 0  # CPU threads for torch; 0 = all cores
     seed: int = 0  # seeds the split, the init, the batches and the augmentation
+
+    # -- logging -------------------------------------------------------------------------
+    # TensorBoard event files in the run folder (tensorboard --logdir runs/): auto = when the
+    # tensorboard package is installed (pip install "toolkit-ic[tensorboard]"), like Lightning
+    tensorboard: str = "auto"  # auto | on (error if not installed) | off
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -247,7 +267,7 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             return int(float(value)) if isinstance(value, str) else int(value)
         if hint is float:
             if key in DURATION_KEYS and isinstance(value, str):
-                return parse_duration(value)
+                return parse_duration(value, allow_zero=True)
             number = float(value)
             if not math.isfinite(number):
                 raise ValueError(value)
@@ -274,6 +294,11 @@ def validate(config: TrainConfig) -> None:
         (config.epochs >= 0 and config.iterations >= 0, "epochs/iterations must be >= 0"),
         (config.budget >= 0, "budget must be >= 0 seconds"),
         (0.0 <= config.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
+        (
+            config.val_fraction > 0 or config.early_stopping == "none",
+            "early stopping needs a validation split: set val_fraction > 0 (e.g. 0.1) or "
+            "early_stopping=none",
+        ),
         (0.0 <= config.warmup < 1.0, "warmup must be a fraction in [0, 1)"),
         (config.patience >= 1, "patience must be >= 1"),
         (config.crop_pad >= 0, "crop_pad must be >= 0"),
@@ -289,27 +314,43 @@ def validate(config: TrainConfig) -> None:
         ),
         (config.submission_k >= 0, "submission.k must be >= 0 (0: from the sample)"),
         (config.threads >= 0, "threads must be >= 0 (0: all cores)"),
+        (config.tensorboard in ("auto", "on", "off"), "tensorboard must be auto, on or off"),
         (config.eval_every >= 0, "eval_every must be >= 0 (0: once per epoch)"),
         (config.knn_k >= 1, "knn_k must be >= 1"),
+        (config.tsne in ("auto", "on", "off"), "tsne must be auto, on or off"),
         (config.head_iterations >= 0, "head_iterations must be >= 0"),
+        (config.mixup >= 0 and config.cutmix >= 0, "mixup and cutmix are alphas >= 0 (0: off)"),
+        (0.0 <= config.ema < 1.0, "ema is a decay in [0, 1), e.g. 0.999 (0: off)"),
     ]
     for ok, message in checks:
         if not ok:
             raise ToolkitError(f"invalid training setting: {message}.")
+    if config.tensorboard != "off":  # on without the package: say so before any run starts
+        from toolkit.runs.tensorboard import wanted
+
+        wanted(config.tensorboard)
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h``; anything else is a user error."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([hms])")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, *, allow_zero: bool = False) -> float:
+    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h``, ``1h30m``; anything else is a user
+    error. Zero only with ``allow_zero`` (a setting where 0 means "none", such as budget)."""
     raw = text.strip().lower()
-    scale = units.get(raw[-1:])
-    number = raw[:-1] if scale else raw
     try:
-        seconds = float(number) * (scale or 1.0)
+        seconds = float(raw)  # plain seconds (also "inf"/"nan", refused below)
     except ValueError:
-        raise ToolkitError(f"cannot read duration {text!r}; use e.g. 90s, 10m or 1h.") from None
+        sign, body = (-1.0, raw[1:]) if raw.startswith("-") else (1.0, raw)
+        parts = _DURATION.findall(body)
+        if not parts or _DURATION.sub("", body).strip():
+            raise ToolkitError(
+                f"cannot read duration {text!r}; use e.g. 90s, 10m, 1.5h or 1h30m."
+            ) from None
+        seconds = sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
     if not math.isfinite(seconds):
         raise ToolkitError(f"duration must be finite, got {text!r}; use e.g. 90s, 10m or 1h.")
-    if not seconds > 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ToolkitError(f"duration must be positive, got {text!r}.")
     return seconds

@@ -86,7 +86,8 @@ def final_metrics(
         )
 
     p_tr = probs(x_tr[:n_tr], "train")
-    p_va = probs(x_va, "val")
+    validated = len(y_va) > 0  # val_fraction = 0: trained on every image, nothing to score
+    p_va = probs(x_va, "val") if validated else np.zeros((0, k), dtype=np.float32)
     yv = y_va.cpu().numpy()
     mat = ev.confusion(p_va.argmax(1), yv, k)
     p_te = predict_probs(
@@ -94,7 +95,7 @@ def final_metrics(
     )
     classes = splits.classes
     knn, emb = None, None
-    if model.kinds.embedding_loss:
+    if model.kinds.embedding_loss and validated:
         n_knn = min(len(y_tr), TRAIN_EVAL_SAMPLES)
         if "train" in feats and tta is None:  # frozen encoder: its features are at hand
             f_tr, f_va = feats["train"][:n_knn], feats["val"]
@@ -106,7 +107,7 @@ def final_metrics(
     return FinalMetrics(
         classes=classes,
         train_acc=ev.accuracy(p_tr.argmax(1), y_tr[:n_tr].cpu().numpy()),
-        val_acc=ev.accuracy(p_va.argmax(1), yv),
+        val_acc=ev.accuracy(p_va.argmax(1), yv) if validated else None,
         val_per_class=ev.per_class_accuracy(mat),
         confusion=mat,
         val_probs=p_va,
@@ -116,7 +117,7 @@ def final_metrics(
         knn_acc=knn,
         val_embeddings=emb,
         metric=setup.metric.name,
-        val_score=ev.metric_value(setup.metric, p_va, yv),
+        val_score=ev.metric_value(setup.metric, p_va, yv) if validated else None,
         test_score=_test_score(comp, classes, p_te, setup.metric),
     )
 

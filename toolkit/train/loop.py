@@ -5,7 +5,10 @@ rate, how often to evaluate) plus what :mod:`toolkit.train.stages` built for it:
 parameter groups it trains, its step (index batch -> loss), its batches and its evaluation.
 Each step sets the scheduled learning rate, adds the L2 penalty, and steps the optimiser; every
 ``eval_every`` steps the stage is scored, the best weights are kept (and restored at the end),
-early stopping is asked, and the tuner's hook may prune the run (:class:`Pruned`).
+early stopping is asked, and the tuner's hook may prune the run (:class:`Pruned`). With
+``config.ema`` the weights' moving average (:mod:`.ema`) is updated after each step and is what
+the evaluations score and keep, until the stage's end weighs the raw weights against it; a
+stage with mixing (:mod:`.mixing`) is told its progress before each step.
 
 Under ``torchrun`` (:mod:`.distributed`) every rank runs the same loop on its shard of each
 batch with DistributedDataParallel; rank 0 evaluates and decides, and the ranks agree on the
@@ -14,6 +17,7 @@ budget's progress, so all of them take the same steps and stop together.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -28,8 +32,11 @@ from torch import nn
 from toolkit.errors import ToolkitError
 from toolkit.runs import checkpoint as ckpt
 from toolkit.runs.store import RunDir
+from toolkit.runs.tensorboard import EventLog
 from toolkit.train.config import TrainConfig
 from toolkit.train.distributed import ABORT, GO, SINGLE, STOP, World, wrap
+from toolkit.train.ema import EMA
+from toolkit.train.mixing import Mixing
 from toolkit.train.plan import StagePlan
 from toolkit.train.progress import Progress
 from toolkit.train.schedule import EarlyStopping, lr_factor
@@ -53,13 +60,16 @@ class Stage:
     groups: list[tuple[list[nn.Parameter], float]]  # (params, lr multiplier)
     step: Callable[[torch.Tensor], torch.Tensor]  # index batch -> scalar loss
     batches: Callable[[torch.Generator], Iterator[torch.Tensor]]  # one epoch of index batches
-    # Must return "score" (higher is better; decides the best weights) and may return "value"
-    # (the metric as reported to the pruner and shown; None: not reported).
+    # Must return "score" (higher is better; decides the best weights; None without a
+    # validation split: the last weights are kept) and may return "value" (the metric as
+    # reported to the pruner and shown; None: not reported).
     evaluate: Callable[[], dict[str, Any]]
     deadline: float | None = None  # time.perf_counter() at which the stage's budget ends
     eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
+    mixing: Mixing | None = None  # mixup/CutMix of the step's batches; told the progress
+    ema: EMA | None = None  # the weights' moving average (config.ema > 0; set by fit)
 
     @property
     def name(self) -> str:
@@ -83,6 +93,9 @@ class Context:
     steps: int = 0
     images: int = 0
     world: World = SINGLE  # under torchrun: this rank; rank 0 evaluates, logs and reports
+    lr: float = 0.0  # the latest step's learning rate (before each group's scale): metrics' lr
+    events: EventLog | None = None  # TensorBoard event file of the run, when it logs one
+    ema: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage: EMA or raw kept
 
 
 def fit(stage: Stage, ctx: Context) -> None:
@@ -100,8 +113,16 @@ def fit(stage: Stage, ctx: Context) -> None:
     if ctx.world.distributed:  # each rank steps on its shard; DDP averages the gradients
         params = [p for ps, _ in stage.groups for p in ps]
         step_fn = wrap(stage.modules, params, stage.step, ctx.world, ctx.device)
+    # Rank 0 evaluates, so it alone keeps the average (DDP keeps the ranks' weights equal).
+    stage.ema = EMA(stage.modules, cfg.ema) if cfg.ema > 0 and ctx.world.is_main else None
     try:
         _loop(stage, ctx, optimizer, stopper, gen, total, eval_every, weights, step_fn)
+        if cfg.ema > 0:  # the last raw weights against the best EMA weights, on validation
+            keep = functools.partial(_raw_or_ema, stage, ctx)
+            if ctx.world.distributed:
+                _decided_on_rank0(stage, ctx, keep)
+            else:
+                keep()
     finally:  # also on Ctrl-C or pruning: leave the best weights in the modules
         if stage.best_state is not None:
             _restore(stage.modules, stage.best_state)
@@ -137,14 +158,19 @@ def _loop(
             if agree:
                 progress = world.agree_max(progress)
             factor = lr_factor(progress, cfg.warmup, cfg.schedule)
+            ctx.lr = stage.plan.lr * factor
             for group in optimizer.param_groups:
                 group["lr"] = stage.plan.lr * group["lr_scale"] * factor
+            if stage.mixing is not None:
+                stage.mixing.progress = progress
             loss = step_fn(idx)
             if stage.plan.l2 > 0:
                 loss = loss + stage.plan.l2 * sum((w.float() ** 2).sum() for w in weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if stage.ema is not None:
+                stage.ema.update()
             step += 1
             batches_seen += 1
             ctx.steps += 1
@@ -191,16 +217,25 @@ def _evaluate(
     speed: float,
     progress: float,
 ) -> bool:
-    """Score the stage, keep the best weights, log and report; True when early stopping fires."""
+    """Score the stage, keep the best weights, log and report; True when early stopping fires.
+
+    With an EMA its weights are the ones scored and kept (:func:`_raw_or_ema` weighs the raw
+    ones at the stage's end).
+    """
     t_eval = time.perf_counter()
-    metrics = stage.evaluate()
+    stop = False
+    with stage.ema.applied() if stage.ema is not None else contextlib.nullcontext():
+        metrics = stage.evaluate()
+        if metrics["score"] is not None:  # None: no validation split; the last weights are kept
+            stop = stopper.update(metrics["score"])
+            if stopper.improved:
+                stage.best_score = metrics["score"]
+                stage.best_state = _snapshot(stage.modules)
+        elif stage.ema is not None:  # the last EMA weights, as there is nothing to compare
+            stage.best_state = _snapshot(stage.modules)
     stage.eval_s = time.perf_counter() - t_eval
     for m in stage.modules:
         m.train()
-    stop = stopper.update(metrics["score"])
-    if stopper.improved:
-        stage.best_score = metrics["score"]
-        stage.best_state = _snapshot(stage.modules)
     _log(ctx, stage, epoch, step, mean_loss, speed, metrics)
     value = metrics.get("value", metrics["score"])
     shown = metrics["score"] if value is None else value
@@ -208,6 +243,25 @@ def _evaluate(
     if ctx.report is not None and value is not None and ctx.report(ctx.evals, value):
         raise Pruned(f"pruned at evaluation {ctx.evals} (score {value:.4f})")
     return stop
+
+
+def _raw_or_ema(stage: Stage, ctx: Context) -> bool:
+    """At the end of a stage with an EMA: score its last raw weights on validation and keep
+    them if they beat the best EMA weights; record the choice in ``ctx.ema``. Returns False
+    (for :func:`_decided_on_rank0`: nothing to stop)."""
+    assert stage.ema is not None
+    record: dict[str, Any] = {"decay": stage.ema.decay, "kept": "ema"}
+    if stage.best_state is not None and math.isfinite(stage.best_score):  # scored: compare
+        raw = stage.evaluate()["score"]
+        for m in stage.modules:
+            m.train()
+        record.update(ema_score=stage.best_score, raw_score=raw)
+        if raw is not None and raw > stage.best_score:
+            stage.best_score = raw
+            stage.best_state = _snapshot(stage.modules)
+            record["kept"] = "raw"
+    ctx.ema[stage.name] = record
+    return False
 
 
 def _decided_on_rank0(stage: Stage, ctx: Context, evaluate: Callable[[], bool]) -> bool:
@@ -232,8 +286,10 @@ def _decided_on_rank0(stage: Stage, ctx: Context, evaluate: Callable[[], bool]) 
 
 
 def _eval_aware(stage: Stage) -> float | None:
-    """The deadline for training steps: early enough for the final evaluation to fit."""
-    return None if stage.deadline is None else stage.deadline - stage.eval_s
+    """The deadline for training steps: early enough for the final evaluation to fit (two
+    with an EMA: its weights', then the raw ones')."""
+    evals = 2 if stage.ema is not None else 1
+    return None if stage.deadline is None else stage.deadline - evals * stage.eval_s
 
 
 def _progress(
@@ -303,20 +359,26 @@ def _log(
         "step": step,
         "time_s": round(time.perf_counter() - ctx.t0, 3),
         "lr_peak": stage.plan.lr,
+        "lr": ctx.lr,
         "train_loss": loss,
         "images_per_s": round(speed, 1),
         **metrics,
     }
     ctx.rows.append(row)
+    if ctx.events is not None:
+        ctx.events.add_row(row)
     flush_metrics(ctx)
 
 
 def flush_metrics(ctx: Context, *, force: bool = False) -> None:
-    """Rewrite metrics.csv (atomically), at most every METRICS_EVERY_S unless ``force``."""
+    """Rewrite metrics.csv (atomically) and flush the TensorBoard log, at most every
+    METRICS_EVERY_S unless ``force``."""
     now = time.perf_counter()
     if ctx.run is not None and (force or now - ctx.metrics_written >= METRICS_EVERY_S):
         ctx.run.write_metrics(ctx.rows)
         ctx.metrics_written = now
+        if ctx.events is not None:
+            ctx.events.flush()
 
 
 def save_best(run: RunDir, encoder: nn.Module, head: nn.Module, meta: dict[str, Any]) -> str:

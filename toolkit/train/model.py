@@ -1,13 +1,14 @@
 """A trained model rebuilt from its run folder: encoder + head + the loss's probabilities.
 
 Everything comes from the run's checkpoint (:mod:`toolkit.runs.checkpoint`): the plugins and
-their parameters, the classes, the input shape and the normalisation statistics.
+their parameters, the classes, the input shape and the normalisation statistics. Before a run
+starts, :func:`preflight` makes sure the model it is about to train can take its images.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -16,9 +17,16 @@ from toolkit.errors import ToolkitError
 from toolkit.runs.checkpoint import file_sha256, load_into, read_meta, read_tensors
 from toolkit.runs.store import CHECKPOINT, find_run
 from toolkit.train.batches import Normalizer
-from toolkit.train.config import LEGACY_KEYS
+from toolkit.train.config import LEGACY_KEYS, TrainConfig
 from toolkit.train.final import predict_probs
 from toolkit.train.tta import TTA
+
+if TYPE_CHECKING:
+    from toolkit.registry.contracts import Encoder
+    from toolkit.train.parts import Model, Splits
+
+PREFLIGHT_IMAGES = 2  # images pushed through the model before a run starts (2: BatchNorm-safe)
+MIN_BALANCED_BATCH = 4  # P x K balanced batches need 2 classes x 2 images for a triplet
 
 
 @dataclass
@@ -48,6 +56,66 @@ class LoadedModel:
         return predict_probs(
             self.encoder, self.head, self.loss, norm, x, device=device, tta=tta, chunk=chunk
         )
+
+
+def preflight(model: Model, splits: Splits, config: TrainConfig) -> None:
+    """Refuse, before the run folder exists, a run that would fail on its first batch: an
+    embedding stage with nothing to train or batches too small to hold a positive and a
+    negative pair, and a model that cannot take the images (:func:`check_forward`)."""
+    if model.kinds.embedding_loss:
+        loss = model.loss
+        weights = [*model.encoder.parameters()]
+        weights += [*loss.parameters()] if isinstance(loss, nn.Module) else []
+        if not any(p.requires_grad for p in weights):
+            raise ToolkitError(
+                f"encoder {config.encoder} has no weights for the embedding loss {config.loss} "
+                "to train; pick an encoder with weights (fastnet, convnet4, timm:...) or a "
+                "logit loss such as softmax-ce."
+            )
+        if model.kinds.balanced_batches and config.batch_size < MIN_BALANCED_BATCH:
+            raise ToolkitError(
+                f"batch_size={config.batch_size} is too small for the embedding loss "
+                f"{config.loss}: a class-balanced batch needs 2 classes x 2 images; pass "
+                f"--set batch_size={MIN_BALANCED_BATCH} or more."
+            )
+    check_forward(model, splits, config.encoder)
+
+
+def check_forward(model: Model, splits: Splits, encoder_name: str) -> None:
+    """Push two training images through encoder and head (eval mode, no gradients) before a
+    run starts, so a model that cannot take the data (a ViT's 16-pixel patches on 8x8 images)
+    is one line, not a failed run folder; the modules' train/eval modes are restored."""
+    x = splits.x_train[:PREFLIGHT_IMAGES]
+    shape = "x".join(str(n) for n in splits.x_train.shape[1:])
+    modes = [(m, m.training) for m in (model.encoder, model.head)]
+    try:
+        for module, _ in modes:
+            module.eval()
+        with torch.no_grad():
+            try:
+                features = model.encoder(model.normalizer(x))
+            except (ToolkitError, torch.OutOfMemoryError):
+                raise
+            except Exception as err:  # a shape the model cannot take: say what to change
+                reason = " ".join(str(err).split())[:200] or type(err).__name__
+                raise ToolkitError(
+                    f"encoder {encoder_name} cannot take this competition's {shape} images "
+                    f"({type(err).__name__}: {reason}); resize them with --set "
+                    "data.image_size=N (a size it takes, e.g. 224 for a model made for "
+                    "224-pixel photos) or pick another encoder (tk plugins list)."
+                ) from None
+            width = int(cast("Encoder", model.encoder).out_dim)
+            got = tuple(getattr(features, "shape", ()))
+            if got != (len(x), width):
+                raise ToolkitError(
+                    f"encoder {encoder_name} returned features of shape {got} for {len(x)} "
+                    f"images of {shape} but declares out_dim={width}; its forward must return "
+                    "(B, out_dim) pooled features."
+                )
+            model.head(features)  # a head that fails here breaks its contract: not ours
+    finally:
+        for module, training in modes:
+            module.train(training)
 
 
 def load_model(run_id: str, device: str | torch.device = "cpu") -> LoadedModel:

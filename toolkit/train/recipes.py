@@ -49,6 +49,7 @@ _FASTNET_TRAINING: dict[str, Any] = {
     "schedule": "linear",
     "crop_pad": 2,
     "flip": True,
+    "autosize": True,  # under --budget the width is the budget's (toolkit.train.autosize)
 }
 
 RECIPES: dict[str, Recipe] = {

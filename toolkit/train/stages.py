@@ -22,6 +22,7 @@ from toolkit.train import evaluate as ev
 from toolkit.train.batches import augment, balanced_batches, shuffled_batches
 from toolkit.train.config import TrainConfig
 from toolkit.train.loop import Stage
+from toolkit.train.mixing import Mixing
 from toolkit.train.parts import Model, Splits
 from toolkit.train.plan import StagePlan
 from toolkit.train.tta import TTA
@@ -59,7 +60,7 @@ def _encoder_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) 
         plan=plan,
         modules=[encoder],
         groups=[(list(encoder.parameters()), 1.0), (loss_params, 1.0)],
-        step=functools.partial(_image_step, model, splits, setup, False),
+        step=functools.partial(_image_step, model, splits, setup, None),
         batches=functools.partial(_batches, plan, splits.y_train),
         evaluate=functools.partial(_knn_scores, model, splits, setup),
     )
@@ -67,6 +68,8 @@ def _encoder_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) 
 
 def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
     encoder, head = model.encoder, model.head
+    cfg = setup.config
+    mixing = Mixing(cfg.mixup, cfg.cutmix, setup.augment_generator)
     return Stage(
         plan=plan,
         modules=[encoder, head],
@@ -74,9 +77,10 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
             (list(encoder.parameters()), plan.encoder_lr_scale),
             (list(head.parameters()), 1.0),
         ],
-        step=functools.partial(_image_step, model, splits, setup, True),
+        step=functools.partial(_image_step, model, splits, setup, mixing),
         batches=functools.partial(_batches, plan, splits.y_train),
         evaluate=functools.partial(_image_scores, model, splits, setup),
+        mixing=mixing,
     )
 
 
@@ -103,17 +107,21 @@ def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> 
 
 
 def _image_step(
-    model: Model, splits: Splits, setup: Setup, through_head: bool, idx: torch.Tensor
+    model: Model, splits: Splits, setup: Setup, mixing: Mixing | None, idx: torch.Tensor
 ) -> torch.Tensor:
+    """The embedding loss on encoder outputs (``mixing`` None: the encoder stage), or the
+    head's loss on head(encoder(images)), on mixed images while ``mixing`` is active."""
     cfg = setup.config
     xb = model.normalizer(splits.x_train[idx])
     xb = augment(xb, cfg.crop_pad, cfg.flip, setup.augment_generator, cfg.rrc_scale)
+    if mixing is None:
+        with setup.autocast():
+            out = model.forward_encoder(xb)
+        return model.loss(out.float(), splits.y_train[idx])
+    mixed = mixing(xb, splits.y_train[idx])
     with setup.autocast():
-        out = model.forward_encoder(xb)
-        if through_head:
-            out = model.head(out)
-    loss_fn = model.head_loss if through_head else model.loss
-    return loss_fn(out.float(), splits.y_train[idx])
+        out = model.head(model.forward_encoder(mixed.x))
+    return mixed.loss(model.head_loss, out.float())
 
 
 def _feature_step(model: Model, splits: Splits, idx: torch.Tensor) -> torch.Tensor:
@@ -156,8 +164,17 @@ def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: b
     )
 
 
+def _unscored(through_head: bool, model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    """No validation split (val_fraction = 0): nothing to score. BatchNorm statistics are
+    still refreshed, so the last weights (the ones kept) predict with settled statistics."""
+    _fresh_batchnorm(model, splits, setup, through_head=through_head)
+    return {"score": None, "value": None}
+
+
 def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
     """kNN accuracy of validation embeddings against a sample of train embeddings."""
+    if len(splits.y_val) == 0:
+        return _unscored(False, model, splits, setup)
     _fresh_batchnorm(model, splits, setup, through_head=False)
     enc, norm, autocast = model.forward_encoder, model.normalizer, setup.autocast
     sub = torch.arange(min(len(splits.y_train), KNN_SAMPLES), device=splits.y_train.device)
@@ -173,6 +190,8 @@ def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
 
 
 def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    if len(splits.y_val) == 0:
+        return _unscored(True, model, splits, setup)
     _fresh_batchnorm(model, splits, setup, through_head=True)
     f_va = ev.embed(
         model.forward_encoder,
@@ -186,5 +205,7 @@ def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
 
 
 def _feature_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
+    if len(splits.y_val) == 0:
+        return {"score": None, "value": None}
     logits = ev.head_logits(model.head, splits.features["val"])
     return ev.scores(model.head_loss, logits, splits.y_val, setup.metric)

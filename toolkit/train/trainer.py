@@ -15,7 +15,9 @@ features, step 4 and step 5 are rank 0's alone, and only rank 0 writes anything.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,13 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from toolkit import io
 from toolkit.errors import ToolkitError
-from toolkit.runs import store
+from toolkit.runs import store, tensorboard
+from toolkit.train import autosize, mixing
 from toolkit.train.config import TrainConfig, validate
 from toolkit.train.device import resolve_device, setup_torch
 from toolkit.train.distributed import SINGLE, World, local_device, process_group
 from toolkit.train.final import final_metrics
 from toolkit.train.loop import Context, Pruned, Report, fit, flush_metrics, save_best
+from toolkit.train.model import preflight
 from toolkit.train.parts import build_model, initial_encoder_weights, load_encoder, load_splits
 from toolkit.train.plan import make_plan
 from toolkit.train.progress import Progress
@@ -117,14 +122,23 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
 
     # 2. parts --------------------------------------------------------------------------------
     splits = load_splits(cfg, competition, device)
+    # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
+    augment_generator = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
+    setup = Setup(cfg, task.metric, autocast, augment_generator, validation_tta(cfg.to_dict()))
+    if not world.distributed:  # ranks would each probe and could disagree: keep the width
+        cfg, sizing = autosize.choose(cfg, splits, device, setup, time.perf_counter() - t0)
+        setup = dataclasses.replace(setup, config=cfg)
+        if sizing.chosen is not None and not job.quiet:
+            print(f"autosize: {sizing.reason}", file=sys.stderr)
+    else:
+        sizing = autosize.Sizing(None, "not under torchrun: the encoder's width as configured")
     model = build_model(cfg, splits, device)
+    preflight(model, splits, cfg)  # settings or images it cannot take: before the run folder
     init_state = initial_encoder_weights(cfg)  # a bad init_from fails before the run folder
     if init_state is not None:
         load_encoder(model.encoder, init_state, cfg.init_from)
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds)
-    # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
-    augment_generator = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
-    setup = Setup(cfg, task.metric, autocast, augment_generator, validation_tta(cfg.to_dict()))
+    mixing.check(cfg, plan)
 
     def description() -> dict[str, Any]:  # the checkpoint's JSON
         meta = model.describe(cfg, splits, competition.fingerprint)
@@ -145,6 +159,7 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
                 **task.record(splits.classes),
                 "machine": _machine(device, cfg.precision),
                 "split_sizes": {"train": len(splits.y_train), "val": len(splits.y_val)},
+                **({"autosize": sizing.record()} if cfg.autosize else {}),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 **(job.extra or {}),
             },
@@ -152,8 +167,9 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
         )
         if job.on_run is not None:
             job.on_run(run.id, str(run.path))
-    progress = Progress(job.quiet or not world.is_main)
+    progress = Progress(job.quiet or not world.is_main, metric=task.metric.name)
     ctx = Context(cfg, run, progress, job.report, device, autocast, t0, world=world)
+    ctx.events = tensorboard.open_log(run, cfg.tensorboard)  # None: not logging
 
     # 3. the plan's stages ----------------------------------------------------------------------
     status, error = "failed", None
@@ -166,46 +182,103 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
             stage = build_stage(stage_plan, model, splits, setup)
             stage.deadline = _deadline(cfg.budget, t0, stage_plan.budget_share)
             fit(stage, ctx)
+        flush_metrics(ctx, force=True)
+        if ctx.events is not None:
+            ctx.events.close()
         status = "completed"
-    except KeyboardInterrupt as err:
-        status, error = "interrupted", _interrupted_by(err)
-        raise
-    except Pruned as err:
-        status, error = "pruned", str(err)
-        raise
-    except Exception as err:
-        error = str(err) if isinstance(err, ToolkitError) else f"{type(err).__name__}: {err}"
+    except BaseException as err:
+        status, error = _ending(err)
         raise
     finally:
         ctx.progress.close()
-        flush_metrics(ctx, force=True)
+        if ctx.events is not None and status != "completed":
+            with contextlib.suppress(Exception):  # its disk may be what failed the run
+                ctx.events.close()
         if run is not None and status != "completed":
-            if ctx.rows:  # keep the best weights so far loadable (each stage restored its best)
-                save_best(run, model.encoder, model.head, description())
-            run.update(status=status, error=error, **_timing(ctx, t0))
+
+            def keep(target: store.RunDir) -> None:  # the best weights so far (each
+                if ctx.rows:  # stage restored its best)
+                    save_best(target, model.encoder, model.head, description())
+
+            _record_end(run, status, error, ctx, t0, keep)
 
     if not world.is_main:  # rank 0 evaluates and writes the run
         return RunResult("", None, "completed", {})
 
-    # 4. final evaluation -----------------------------------------------------------------------
-    metrics = final_metrics(cfg, competition, model, splits, setup)
-    summary = {**metrics.summary(), **_last_evaluation(ctx)}
+    # 4. final evaluation and 5. artifacts; a failure here (disk full) still ends the run's
+    # record with its status and reason, never leaving it "running".
+    digest = None
+    try:
+        metrics = final_metrics(cfg, competition, model, splits, setup)
+        summary = {**metrics.summary(), **_last_evaluation(ctx)}
+        if run is None:
+            return RunResult("", None, "completed", summary)
+        from toolkit.runs.artifacts import write_artifacts
 
-    # 5. artifacts ------------------------------------------------------------------------------
-    if run is None:
-        return RunResult("", None, "completed", summary)
-    from toolkit.runs.artifacts import write_artifacts
+        digest = save_best(run, model.encoder, model.head, description())
+        tsne = cfg.tsne != "off"  # auto: on here; the tuner turns it off for its trials
+        write_artifacts(run, ctx.rows, metrics, model.kinds.embedding_loss, tsne=tsne)
+        tensorboard.write_summary(run, cfg.tensorboard, summary, cfg.to_dict())
+        run.update(
+            status="completed",
+            error=None,
+            metrics=summary,
+            checkpoint_sha256=digest,
+            **({"ema": ctx.ema} if ctx.ema else {}),  # per stage: the EMA or the raw weights
+            **_timing(ctx, t0),
+        )
+    except BaseException as err:
+        if run is not None:
 
-    digest = save_best(run, model.encoder, model.head, description())
-    write_artifacts(run, ctx.rows, metrics, model.kinds.embedding_loss)
-    run.update(
-        status="completed",
-        error=None,
-        metrics=summary,
-        checkpoint_sha256=digest,
-        **_timing(ctx, t0),
-    )
+            def keep_final(target: store.RunDir) -> None:
+                if digest is None:  # not saved yet
+                    save_best(target, model.encoder, model.head, description())
+
+            _record_end(run, *_ending(err), ctx, t0, keep_final)
+        raise
     return RunResult(run.id, run.path, "completed", summary)
+
+
+def _ending(err: BaseException) -> tuple[str, str]:
+    """The status and reason a run that raised ``err`` ends with."""
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted", _interrupted_by(err)
+    if isinstance(err, Pruned):
+        return "pruned", str(err)
+    if isinstance(err, ToolkitError):
+        return "failed", str(err)
+    if isinstance(err, OSError):  # a disk or folder problem met outside the toolkit's writes
+        return "failed", io.os_error_message(err)
+    return "failed", f"{type(err).__name__}: {err}"
+
+
+def _record_end(
+    run: store.RunDir,
+    status: str,
+    error: str | None,
+    ctx: Context,
+    t0: float,
+    keep: Callable[[store.RunDir], None],
+) -> None:
+    """Record how a run that did not complete ended: its metrics so far, its best weights
+    (``keep``) and, in run.json, its status and reason.
+
+    The metrics and weights are kept when they can be: a disk that is full for them is already
+    the recorded reason. When run.json itself cannot be written the error raised names it
+    beside the first reason (one line), since the file still says "running".
+    """
+    for step in (lambda: flush_metrics(ctx, force=True), lambda: keep(run)):
+        try:
+            step()
+        except Exception:  # the disk that failed the run may fail these too
+            continue
+    try:
+        run.update(status=status, error=error, **_timing(ctx, t0))
+    except (OSError, ToolkitError) as err:
+        stuck = f"{io.shown(run.file(store.RUN_FILE))} still says 'running'"
+        if str(err) == error:  # the record was what could not be written
+            raise ToolkitError(f"{str(err).rstrip('.')}; {stuck}.") from None
+        raise ToolkitError(f"{str(error).rstrip('.')}; {stuck}: {err}") from None
 
 
 def _interrupted_by(err: KeyboardInterrupt) -> str:

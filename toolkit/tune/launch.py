@@ -128,8 +128,13 @@ def worker_env(index: int, workers: int, gpus: list[str]) -> dict[str, str]:
 
 def check_parallelism(workers: int) -> None:
     """One kind of parallelism per command: ``--workers`` is refused under torchrun, where each
-    trial trains on all its processes. Cheap: the CLI calls it before any other work."""
+    trial trains on all its processes; and the workers' heartbeat settings
+    (``$TOOLKIT_HEARTBEAT_S``, ``$TOOLKIT_HEARTBEAT_GRACE_S``) must make sense. Cheap: the CLI
+    calls it before any other work."""
     from toolkit.train.torchrun import launched_by_torchrun
+    from toolkit.tune.storage import grace_s
+
+    grace_s()  # checks both settings: a bad one is a one-line error before anything is written
 
     if workers < 1:
         raise ToolkitError(f"--workers must be at least 1, got {workers}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from toolkit.train.compose import compose_config
@@ -45,7 +46,10 @@ def trial_config(trial: optuna.Trial, spec: StudySpec) -> tuple[Pipeline, TrainC
     settings = _fixed(spec, pipeline)
     for key, dim in pipeline.space.items():
         settings[key] = dim.suggest(trial, names[(pipeline.label, key)])
-    return pipeline, _config(pipeline, settings)
+    config = _config(pipeline, settings)
+    if config.tsne == "auto":  # no t-SNE per trial unless asked (tsne=on): it can cost more
+        config = dataclasses.replace(config, tsne="off")  # than the trial's training
+    return pipeline, config
 
 
 def base_config(spec: StudySpec) -> TrainConfig:

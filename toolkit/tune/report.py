@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
 from toolkit.tune.storage import (
@@ -14,6 +14,9 @@ from toolkit.tune.storage import (
     open_storage,
     redact,
 )
+
+if TYPE_CHECKING:
+    from toolkit.tune.plots import StudyPlots
 
 
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
@@ -35,7 +38,7 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
             out.append(
                 {
                     "name": summary.study_name,
-                    "storage": redact(url),
+                    "storage": storage_text(url),
                     "metric": study_metric(study),
                     "direction": "maximize" if _maximized(study) else "minimize",
                     "trials": len(trials),
@@ -46,6 +49,13 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def storage_text(url: str) -> str:
+    """A storage as it is shown: what ``tk --storage``, Optuna's CLI (``optuna ... --storage``)
+    and ``optuna-dashboard`` all accept. A journal is its plain file path (they open an
+    existing file as a journal); a database URL has its password redacted."""
+    return str(journal_path(url)) if is_journal(url) else redact(url)
 
 
 def load(name: str, storage: str | None = None) -> Any:
@@ -126,47 +136,13 @@ def top_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:
     return paths[:k]
 
 
-def plot(name: str, out: Path, storage: str | None = None) -> list[Path]:
-    """Write optimisation-history and parameter-importance PNGs; return their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import optuna
-    from optuna.trial import TrialState
-    from optuna.visualization import matplotlib as ovm
-
-    from toolkit import io
+def plot(name: str, out: Path, storage: str | None = None) -> StudyPlots:
+    """Write the study's plots into ``out`` (:mod:`toolkit.tune.plots`): optimisation history,
+    intermediate values, and parameter importance once enough trials finished."""
+    from toolkit.tune.plots import study_plots
 
     study = load(name, storage)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if not complete:
-            raise ToolkitError(f"study '{name}' has no complete trials to plot yet.")
-        plots = [("history", lambda: ovm.plot_optimization_history(study))]
-        if len(complete) >= 2 and any(t.params for t in complete):
-            plots.append(("importance", lambda: ovm.plot_param_importances(study)))
-        for label, make in plots:
-            try:
-                ax = make()
-            except (ValueError, RuntimeError, optuna.exceptions.OptunaError) as err:
-                if label == "history":
-                    raise ToolkitError(f"cannot plot study '{name}': {err}") from None
-                continue
-            fig = ax.figure if hasattr(ax, "figure") else ax[0].figure
-            fig.set_size_inches(8, 5)
-            fig.tight_layout()
-            path = out / f"{name}-{label}.png"
-            with io.atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110, format="png")
-            plt.close(fig)
-            written.append(path)
-    return written
+    return study_plots(study, out, study_metric(study), name)
 
 
 def _best(trials: list[Any], maximize: bool = True) -> Any:

@@ -17,13 +17,14 @@ def prune_checkpoints(study: optuna.Study, keep: int) -> list[str]:
 
     Run folders (config, metrics, plots) stay; returns the run ids whose weights were removed.
     """
+    from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    complete = sorted(
+    complete = sorted(  # best first, in the study's direction (log loss: lowest first)
         (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
         key=lambda t: t.value,
-        reverse=True,
+        reverse=study.direction == StudyDirection.MAXIMIZE,
     )
     kept = {t.number for t in complete[:keep]}
     removed = []

@@ -1,6 +1,6 @@
 """Study files: a TOML spec of what to tune, parsed and checked before any trial runs.
 
-Example (see ``studies/`` for complete ones)::
+Example (complete ones ship in ``toolkit/studies/``; ``tk study new`` copies one)::
 
     [study]
     name = "digits-compare"       # default: the file's stem
@@ -45,6 +45,7 @@ from typing import Any
 from toolkit.errors import ToolkitError
 from toolkit.registry import Dimension, dimension_from_dict
 from toolkit.train.config import PLUGIN_SECTIONS, SettingKey, setting_key
+from toolkit.tune.study_files import find_study
 
 PRUNERS = ("asha", "hyperband", "median", "none")  # built by toolkit.tune.pruning.make_pruner
 DEFAULT_PRUNER = "asha"
@@ -138,19 +139,22 @@ def with_fixed(spec: StudySpec, settings: Mapping[str, Any]) -> StudySpec:
 
 
 def load_spec(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> StudySpec:
-    """Read and check a study file; ``overrides`` replace ``[study]`` keys (CLI options)."""
-    path = Path(path)
+    """Read and check a study file; ``overrides`` replace ``[study]`` keys (CLI options).
+
+    ``path`` is a file, or a study's name (``compare``): see :func:`find_study`.
+    """
+    found = find_study(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(found.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ToolkitError(
-            f"study file {path} does not exist; see studies/ for examples."
+            f"study file {found} does not exist; `tk study new NAME` writes one to edit."
         ) from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ToolkitError(f"cannot read study file {path}: {err}.") from None
+        raise ToolkitError(f"cannot read study file {found}: {err}.") from None
     except tomllib.TOMLDecodeError as err:
-        raise ToolkitError(f"study file {path} is not valid TOML: {err}.") from None
-    return parse_spec(data, name=path.stem, source=str(path), overrides=overrides)
+        raise ToolkitError(f"study file {found} is not valid TOML: {err}.") from None
+    return parse_spec(data, name=Path(found.name).stem, source=str(found), overrides=overrides)
 
 
 def parse_spec(
@@ -195,9 +199,15 @@ def parse_spec(
     if timeout is not None:
         from toolkit.train.config import parse_duration
 
-        timeout = parse_duration(str(timeout)) if isinstance(timeout, str) else float(timeout)
-        if timeout <= 0:
-            raise ToolkitError(f"{where}: timeout must be positive, got {study['timeout']!r}.")
+        try:
+            timeout = parse_duration(timeout) if isinstance(timeout, str) else float(timeout)
+        except (ToolkitError, TypeError, ValueError) as err:
+            raise ToolkitError(f"{where}: [study] timeout: {err}") from None
+        if not 0 < timeout < float("inf"):
+            raise ToolkitError(
+                f"{where}: [study] timeout must be positive and finite (e.g. 10m), "
+                f"got {study['timeout']!r}."
+            )
     if trials < 1:
         raise ToolkitError(f"{where}: trials must be at least 1, got {trials}.")
     if keep < 1:
@@ -317,9 +327,17 @@ def _check_settings(
         from toolkit.train.compose import compose_config
         from toolkit.train.config import validate
 
-        cfg = compose_config(encoder=p.encoder, loss=p.loss, head=p.head, settings=settings)
-        if any(key.section == "train" for key in keys):
-            validate(cfg)
+        try:  # a value of the wrong type or range: the file and the key, in one line
+            cfg = compose_config(encoder=p.encoder, loss=p.loss, head=p.head, settings=settings)
+            if any(key.section == "train" for key in keys):
+                validate(cfg)
+        except ToolkitError as err:
+            raise ToolkitError(f"{where}: {err}") from None
+        if cfg.val_fraction == 0:
+            raise ToolkitError(
+                f"{where}: val_fraction = 0 leaves no validation split to compare trials on; "
+                "tune with val_fraction > 0, then `tk refit` the best run on every image."
+            )
 
 
 def _key(raw: str, where: str) -> str:

@@ -6,6 +6,10 @@
 - Any SQLAlchemy URL (``postgresql://user@host/db``, ``sqlite:///file.db``): an Optuna
   ``RDBStorage`` with heartbeats, so a trial whose worker died is failed and retried.
 
+A running trial's worker proves it is alive every :func:`heartbeat_s` seconds, on any host:
+Optuna heartbeats on databases, a lease on journals (:mod:`toolkit.tune.lease`); a trial with
+none for :func:`grace_s` seconds is failed and retried by the next worker that claims a trial.
+
 Passwords in URLs are redacted wherever a URL is printed or saved (:func:`redact`).
 """
 
@@ -22,8 +26,38 @@ from typing import Any
 
 from toolkit.errors import ToolkitError
 
-HEARTBEAT_S = 5  # a running trial's worker writes a heartbeat this often (RDB storages)
-GRACE_S = 20  # ... and the trial is failed (then retried) when none came for this long
+HEARTBEAT_S = 10  # a running trial's worker writes a heartbeat this often (every storage)
+GRACE_S = 60  # ... and the trial is failed (then retried) when none came for this long
+HEARTBEAT_ENV = "TOOLKIT_HEARTBEAT_S"  # override HEARTBEAT_S (whole seconds)
+GRACE_ENV = "TOOLKIT_HEARTBEAT_GRACE_S"  # override GRACE_S (whole seconds, >= 2 heartbeats)
+
+
+def heartbeat_s() -> int:
+    """Seconds between a running trial's heartbeats: ``$TOOLKIT_HEARTBEAT_S`` or 10."""
+    return _seconds(HEARTBEAT_ENV, HEARTBEAT_S)
+
+
+def grace_s() -> int:
+    """Seconds without a heartbeat after which a trial's worker counts as dead:
+    ``$TOOLKIT_HEARTBEAT_GRACE_S`` or 60; at least two heartbeats."""
+    grace, every = _seconds(GRACE_ENV, GRACE_S), heartbeat_s()
+    if grace < 2 * every:
+        raise ToolkitError(
+            f"{GRACE_ENV}={grace} is shorter than two heartbeats ({HEARTBEAT_ENV}={every}): "
+            f"a live worker's trial would be failed; set it to at least {2 * every}."
+        )
+    return grace
+
+
+def _seconds(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ToolkitError(
+            f"{name}={value!r} is not a whole number of seconds >= 1; fix or unset it."
+        )
+    return int(value)
 
 
 def studies_dir() -> Path:
@@ -77,23 +111,17 @@ def open_storage(url: str) -> Any:
 
     from optuna.storages import RDBStorage
 
-    try:  # Optuna >= 4.9 renamed the retry callback
-        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
-
-        callback_arg = "heartbeat_stale_trial_callback"
-    except ImportError:
-        from optuna.storages import RetryFailedTrialCallback as Retry
-
-        callback_arg = "failed_trial_callback"
+    every, grace = heartbeat_s(), grace_s()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # heartbeats are marked experimental since 2.9
+            # No stale-trial callback: the worker loop fails and re-queues stale trials itself
+            # (toolkit.tune.worker.recover_stale), the same way on every storage.
             return RDBStorage(
                 url,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
+                heartbeat_interval=every,
+                grace_period=grace,
                 engine_kwargs={"pool_pre_ping": True},
-                **{callback_arg: Retry(max_retry=3)},
             )
     except ImportError as err:
         raise ToolkitError(

@@ -2,9 +2,11 @@
 
 Several workers (processes, or machines sharing a PostgreSQL storage) run this loop on one
 study. Claims are serialised (:func:`~toolkit.tune.storage.claim_lock`) so the study ends with
-exactly ``spec.trials`` finished (complete or pruned) trials. A trial whose worker died is
-failed and re-queued: by Optuna heartbeats on database storages, and on every storage by
-checking whether the worker process recorded on the trial (host + pid) is still alive.
+exactly ``spec.trials`` finished (complete or pruned) trials: a worker with nothing left to
+claim waits while other workers' trials run, in case one of them dies. A trial whose worker
+died is failed and re-queued, whichever host it ran on: its worker's heartbeats stopped (Optuna
+heartbeats on database storages, a lease on journals: :mod:`toolkit.tune.lease`), or, at once,
+the worker process recorded on the trial (host + pid) no longer exists on this host.
 
 This module is one process's loop and knows nothing of how it was started:
 :mod:`toolkit.tune.launch` runs it here, or in worker processes
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -23,11 +26,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import Terminated, ToolkitError
+from toolkit.tune.lease import Lease, LeaseWatch, renew
 from toolkit.tune.objective import trial_config
 from toolkit.tune.pruning import make_pruner, may_prune, planned_evaluations, study_resources
 from toolkit.tune.retention import prune_checkpoints
 from toolkit.tune.spec import StudySpec
-from toolkit.tune.storage import claim_lock, open_storage, redact
+from toolkit.tune.storage import claim_lock, grace_s, heartbeat_s, open_storage, redact
 
 if TYPE_CHECKING:
     import optuna
@@ -41,6 +45,7 @@ Announce = Callable[["TrainConfig"], None]  # told each trial's config just befo
 OWNER_ATTR = "toolkit_owner"  # "<host>:<pid>" of the worker running the trial
 UNOWNED_GRACE_S = 120  # a RUNNING trial without an owner this old was never started
 MAX_CONSECUTIVE_FAILURES = 3  # a study whose trials keep failing stops instead of looping
+WAIT_POLL_S = 1.0  # a worker with nothing to claim looks at the others' trials this often
 
 
 def open_study(
@@ -101,22 +106,33 @@ def run_worker(
         spec, url, resources=study_resources(spec, comp), direction=task.metric.direction
     )
     study.set_user_attr("metric", task.metric.name)
-    start, done, failures = time.monotonic(), 0, 0
+    watch = LeaseWatch(grace_s())
+    start, done, failures, told_waiting = time.monotonic(), 0, 0, False
     while spec.timeout is None or time.monotonic() - start < spec.timeout:
         with claim_lock(url, spec.name):
-            recover_stale(study)
-            trials = study.get_trials(deepcopy=False)
-            waiting = sum(t.state == TrialState.WAITING for t in trials)
-            taken = sum(
-                t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-                for t in trials
-            )
-            if waiting == 0 and taken >= spec.trials:
+            recover_stale(study, watch)
+            states = [t.state for t in study.get_trials(deepcopy=False)]
+            finished = states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED)
+            running = states.count(TrialState.RUNNING)
+            claim = states.count(TrialState.WAITING) > 0 or finished + running < spec.trials
+            if not claim and finished >= spec.trials:
                 break
-            with warnings.catch_warnings():  # heartbeats work with ask(); Optuna warns anyway
-                warnings.simplefilter("ignore", UserWarning)
-                trial = study.ask()
-            study._storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, _owner())
+            if claim:
+                with warnings.catch_warnings():  # heartbeats work with ask(); Optuna warns
+                    warnings.simplefilter("ignore", UserWarning)
+                    trial = study.ask()
+                _hold(study, trial)
+        if not claim:  # the last trials run elsewhere; if their worker dies, one is retried here
+            if not quiet and not told_waiting:
+                print(
+                    f"study {spec.name}: waiting for {running} trial(s) running in other "
+                    f"workers (one whose worker dies is retried here after {watch.grace_s:g} s)",
+                    file=sys.stderr,
+                )
+            told_waiting = True
+            time.sleep(WAIT_POLL_S)
+            continue
+        told_waiting = False
         state = run_trial(study, trial, spec, comp, url, quiet=quiet, announce=announce)
         with claim_lock(url, spec.name):
             prune_checkpoints(study, spec.keep_checkpoints)
@@ -200,55 +216,70 @@ def run_trial(
         _fail_and_requeue(study, trial, why)
         raise
     except Exception as err:  # a failed trial must not end the study (3 in a row do)
+        from optuna.exceptions import UpdateFinishedTrialError
+
         message = str(err) if isinstance(err, ToolkitError) else f"{type(err).__name__}: {err}"
-        trial.set_user_attr("error", message)
-        study.tell(trial, state=TrialState.FAIL)
+        try:
+            trial.set_user_attr("error", message)
+            study.tell(trial, state=TrialState.FAIL)
+        except UpdateFinishedTrialError:  # failed (and retried) meanwhile by a worker that
+            pass  # took this one for dead: no heartbeat for the grace period
         return TrialState.FAIL
     finally:
-        if heartbeat is not None:
-            heartbeat.join()
+        heartbeat.join()
 
 
-def recover_stale(study: optuna.Study) -> list[int]:
+def recover_stale(study: optuna.Study, watch: LeaseWatch | None = None) -> list[int]:
     """Fail RUNNING trials whose worker is gone, and queue them again. Returns their numbers.
 
-    Database storages: Optuna's heartbeat check (their retry callback re-queues them).
-    Every storage: a trial owned by a process on this host that no longer exists.
+    A trial's worker is gone when its process, recorded on the trial as host + pid, no longer
+    exists on this host (seen at once), or, on any host, when it sent no heartbeat for the
+    grace period: Optuna's heartbeats on database storages (timed by the database), the
+    trial's lease on other storages (timed by ``watch``, which must see the same beat for the
+    grace period; a fresh watch never expires one). A trial that never got an owner (its worker
+    died inside the claim) is gone once it is ``UNOWNED_GRACE_S`` old.
     """
     import optuna
     from optuna.trial import TrialState
 
     recovered = []
-    try:
-        import warnings
-
-        from optuna.storages import fail_stale_trials
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "experimental" since 2.9, stable in practice
-            fail_stale_trials(study)
-    except (ImportError, NotImplementedError):
-        pass
-    host = socket.gethostname()
+    stale_ids = _heartbeat_stale_ids(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = t.system_attrs.get(OWNER_ATTR, "")
-        owner_host, _, pid = owner.rpartition(":")
-        if not owner:  # killed between ask() and recording its owner (a claim takes ms)
-            started = t.datetime_start
-            now = datetime.now(tz=started.tzinfo) if started is not None else None
-            if now is None or (now - started).total_seconds() < UNOWNED_GRACE_S:
-                continue
-            owner = "unknown"
-        elif owner_host != host or not pid.isdigit() or _alive(int(pid)):
+        why = _why_gone(t, stale_ids, watch)
+        if why is None:
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, "error", f"worker {owner} died")
+            study._storage.set_trial_user_attr(t._trial_id, "error", why)
             study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
         recovered.append(t.number)
     return recovered
+
+
+def _why_gone(
+    trial: optuna.trial.FrozenTrial, stale_ids: set[int] | None, watch: LeaseWatch | None
+) -> str | None:
+    """Why the RUNNING ``trial``'s worker counts as dead (its error), or None: alive, or too
+    soon to tell. ``stale_ids``: the storage's heartbeat-stale trials (None: no heartbeats)."""
+    owner = trial.system_attrs.get(OWNER_ATTR, "")
+    if not owner:  # killed between ask() and recording its owner (a claim takes ms)
+        started = trial.datetime_start
+        now = datetime.now(tz=started.tzinfo) if started is not None else None
+        if now is None or (now - started).total_seconds() < UNOWNED_GRACE_S:
+            return None
+        return "worker unknown died"
+    owner_host, _, pid = owner.rpartition(":")
+    if owner_host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return f"worker {owner} died"  # a live pid may be another process's now: check beats
+    if stale_ids is not None:
+        if trial._trial_id not in stale_ids:
+            return None
+        return f"worker {owner} died (no heartbeat for {grace_s()} s)"
+    if watch is not None and watch.expired(trial):
+        return f"worker {owner} died (no heartbeat for {watch.grace_of(trial):g} s)"
+    return None
 
 
 def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, why: str) -> None:
@@ -259,16 +290,44 @@ def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, why: str) -> Non
     study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
 
 
-def _heartbeat(trial: optuna.Trial, study: optuna.Study) -> Any:
-    """Start Optuna's heartbeat thread for ``trial`` on storages that support it."""
-    try:
-        from optuna.storages._heartbeat import get_heartbeat_thread
+def _hold(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Mark a trial just claimed as this worker's: its first heartbeat (or lease beat), then
+    its owner. In that order: a claim cut between the two leaves a trial without an owner,
+    which :func:`recover_stale` fails after ``UNOWNED_GRACE_S``; an owned trial always has a
+    heartbeat, so its worker's death is always noticed."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
 
-        thread = get_heartbeat_thread(trial._trial_id, study._storage)
-    except ImportError:
-        return None
+    storage = study._storage
+    if is_heartbeat_enabled(storage):
+        storage.record_heartbeat(trial._trial_id)
+    else:
+        renew(storage, trial._trial_id, 0, grace_s())
+    storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, _owner())
+
+
+def _heartbeat(trial: optuna.Trial, study: optuna.Study) -> Any:
+    """Start the heartbeat thread for ``trial``: Optuna's on storages that have heartbeats
+    (databases), else one renewing the trial's lease (:class:`~toolkit.tune.lease.Lease`)."""
+    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+
+    storage = study._storage
+    if is_heartbeat_enabled(storage):
+        thread: Any = get_heartbeat_thread(trial._trial_id, storage)
+    else:
+        thread = Lease(storage, trial._trial_id, every_s=heartbeat_s(), grace_s=grace_s())
     thread.start()
     return thread
+
+
+def _heartbeat_stale_ids(study: optuna.Study) -> set[int] | None:
+    """Ids of the study's RUNNING trials whose Optuna heartbeat is older than the storage's
+    grace period; None on storages without heartbeats (journals: leases instead)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return None
+    return set(storage._get_stale_trial_ids(study._study_id))
 
 
 def _owner() -> str:

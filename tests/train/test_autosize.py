@@ -1,0 +1,89 @@
+"""The budget picks the width: the rule on measured speeds, and a real run that records it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from toolkit.data import Competition
+from toolkit.train import TrainConfig, autosize, train
+from toolkit.train.parts import load_splits
+from toolkit.train.stages import Setup
+
+
+def _setup(cfg: TrainConfig) -> Setup:
+    from toolkit.metrics import get_metric
+
+    return Setup(cfg, get_metric("accuracy"), contextlib.nullcontext, torch.Generator())
+
+
+def test_no_probe_without_budget_or_when_width_is_set() -> None:
+    assert autosize.applies(TrainConfig(autosize=False, budget=60)) == "autosize is off"
+    assert "no budget" in str(autosize.applies(TrainConfig(autosize=True)))
+    set_width = TrainConfig(autosize=True, budget=60, encoder_params={"width": 0.75})
+    assert "was set" in str(autosize.applies(set_width))
+    pixels = TrainConfig(autosize=True, budget=60, encoder="pixels", head="linear-probe")
+    assert "no width parameter" in str(autosize.applies(pixels))
+    assert autosize.applies(TrainConfig(autosize=True, budget=60)) is None
+
+
+@pytest.mark.parametrize(
+    ("speeds", "expected"),
+    [
+        ({1.0: 1e6, 0.5: 3e6}, 1.0),  # a fast machine: the wide model gets enough epochs
+        ({1.0: 10.0, 0.5: 1e6}, 0.5),  # the wide one would not: the narrow one
+        ({1.0: 1.0, 0.5: 2.0}, 0.5),  # neither reaches MIN_EPOCHS: the narrowest
+    ],
+)
+def test_the_widest_width_that_gets_enough_epochs(
+    digits: Competition,
+    monkeypatch: pytest.MonkeyPatch,
+    speeds: dict[float, float],
+    expected: float,
+) -> None:
+    cfg = TrainConfig(autosize=True, budget=600, epochs=1)
+    splits = load_splits(cfg, digits, torch.device("cpu"))
+    probed: list[float] = []
+
+    def fake_probe(c: TrainConfig, *_: object) -> tuple[float, str]:
+        probed.append(c.encoder_params["width"])
+        return speeds[c.encoder_params["width"]], "finetune"
+
+    monkeypatch.setattr(autosize, "probe", fake_probe)
+    chosen_cfg, sizing = autosize.choose(cfg, splits, torch.device("cpu"), _setup(cfg), 0.0)
+    assert chosen_cfg.encoder_params["width"] == expected == sizing.chosen
+    assert probed[0] == max(autosize.WIDTHS)  # widest first; narrower only when it falls short
+    if expected == max(autosize.WIDTHS):
+        assert probed == [expected]
+    # epochs = speed x the training share of the budget / train images
+    n = len(splits.y_train)
+    assert sizing.epochs[str(probed[0])] == pytest.approx(speeds[probed[0]] * 540 / n, rel=0.05)
+
+
+def test_the_probe_measures_real_steps_and_changes_no_weights(digits: Competition) -> None:
+    cfg = TrainConfig(autosize=True, budget=60, epochs=1, encoder_params={"width": 0.5})
+    splits = load_splits(cfg, digits, torch.device("cpu"))
+    measured = autosize.probe(cfg, splits, torch.device("cpu"), _setup(cfg))
+    assert measured is not None
+    speed, stage = measured
+    assert speed > 0 and stage == "finetune"
+    frozen = TrainConfig(autosize=True, budget=60, head="linear-probe")
+    assert autosize.probe(frozen, splits, torch.device("cpu"), _setup(frozen)) is None
+
+
+def test_a_budget_run_records_the_probe_and_trains_the_chosen_width(
+    digits: Competition, runs_dir: Path
+) -> None:
+    cfg = TrainConfig(autosize=True, budget=6.0, optimizer="sgd", lr=0.05, batch_size=128)
+    result = train(cfg, digits, quiet=True)
+    record = json.loads((result.path / "run.json").read_text())
+    chosen = record["autosize"]["chosen"]
+    assert chosen in autosize.WIDTHS
+    assert record["config"]["encoder_params"]["width"] == chosen
+    assert str(chosen) in record["autosize"]["images_per_s"]
+    meta = json.loads((result.path / "checkpoint.json").read_text())
+    assert json.dumps(chosen) in json.dumps(meta)  # the checkpoint rebuilds that width

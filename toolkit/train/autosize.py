@@ -1,0 +1,166 @@
+"""The budget picks the model: under ``--budget``, probe this machine's speed and choose a width.
+
+With ``autosize = true`` (the recipes set it), a run that has a budget and an encoder with a
+``width`` parameter the user did not set measures how many training images per second each
+candidate width takes on this machine, with this data, precision and batch size (a few real
+training steps each, a few seconds in all), and trains the widest candidate that still gets at
+least :data:`MIN_EPOCHS` passes over the train split in its share of the budget; the narrowest
+when none does. A fast machine (a GPU, AMX bf16 cores, many cores) or a long budget gets the
+wide model; a slow one or a short budget the narrow model with more epochs.
+
+The rule and the measurements behind :data:`MIN_EPOCHS` are in docs/BENCHMARKS.md ("The budget
+picks the model"). The probe is recorded in ``run.json`` under ``autosize``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from toolkit.train.config import TrainConfig
+    from toolkit.train.parts import Splits
+    from toolkit.train.stages import Setup
+
+WIDTHS = (1.0, 0.5)  # candidates, widest first (the widths measured in docs/BENCHMARKS.md)
+# Passes over the train split the chosen width must get, counted at the probe's speed over the
+# training share of the budget (evaluations take some of that time: the run trains a little
+# fewer epochs than this).
+MIN_EPOCHS = 12.0
+PROBE_SECONDS = (0.3, 1.5)  # timed steps per candidate (0.3% of the budget, within these)
+PROBE_MAX_STEPS = 8  # ... but never more than this many
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """What the probe measured and chose (``run.json``'s ``autosize``)."""
+
+    chosen: float | None  # the width trained; None: autosize did not apply
+    reason: str  # one line: why this width (or why no probe)
+    images_per_s: dict[str, float] = dataclasses.field(default_factory=dict)  # width -> img/s
+    epochs: dict[str, float] = dataclasses.field(default_factory=dict)  # width -> epochs there
+    probe_s: float = 0.0  # seconds the probe took (inside the budget)
+
+    def record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"min_epochs": MIN_EPOCHS}
+
+
+def applies(cfg: TrainConfig) -> str | None:
+    """None when the probe should run; else why it does not (shown in run.json)."""
+    from toolkit.registry import encoders
+
+    if not cfg.autosize:
+        return "autosize is off"
+    if cfg.budget <= 0:
+        return "no budget: the encoder's width as configured"
+    if "width" in cfg.encoder_params:
+        return f"encoder.width={cfg.encoder_params['width']} was set"
+    names = {p.name for p in encoders.info(cfg.encoder).params}
+    if "width" not in names:
+        return f"encoder '{cfg.encoder}' has no width parameter"
+    return None
+
+
+def choose(
+    cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup, spent_s: float
+) -> tuple[TrainConfig, Sizing]:
+    """``cfg`` with ``encoder.width`` chosen for the budget, and what the probe saw.
+
+    ``spent_s``: seconds of the budget already used (data loading). The probe's own time is
+    counted too. The global random state is re-seeded afterwards, so the run's model starts
+    from the same weights as without the probe.
+    """
+    why_not = applies(cfg)
+    if why_not is not None:
+        return cfg, Sizing(None, why_not)
+    from toolkit.train.plan import ENCODER_SHARE, TRAIN_SHARE
+
+    t0 = time.perf_counter()
+    n_train = max(len(splits.y_train), 1)
+    speeds: dict[str, float] = {}
+    epochs: dict[str, float] = {}
+    chosen = WIDTHS[-1]
+    for width in WIDTHS:
+        candidate = _with_width(cfg, width)
+        measured = probe(candidate, splits, device, setup)
+        if measured is None:
+            return cfg, Sizing(None, "the encoder is frozen: its width does not change the cost")
+        speed, stage_name = measured
+        speeds[str(width)] = speed
+        share = ENCODER_SHARE if stage_name == "encoder" else TRAIN_SHARE
+        left = max(cfg.budget * share - spent_s - (time.perf_counter() - t0), 0.0)
+        epochs[str(width)] = round(speed * left / n_train, 1)
+        if epochs[str(width)] >= MIN_EPOCHS:
+            chosen = width
+            break  # the widest that fits: narrower ones need no probe
+    torch.manual_seed(cfg.seed)  # the run's weights as if no probe had run
+    got = epochs[str(chosen)]
+    fits = got >= MIN_EPOCHS
+    reason = (
+        f"width {chosen}: about {got:g} epochs at {speeds[str(chosen)]:,.0f} img/s in the budget"
+        + ("" if fits else f" (no candidate reaches {MIN_EPOCHS:g}; the narrowest)")
+    )
+    sizing = Sizing(
+        chosen,
+        reason,
+        {k: round(v, 1) for k, v in speeds.items()},
+        epochs,
+        round(time.perf_counter() - t0, 2),
+    )
+    return _with_width(cfg, chosen), sizing
+
+
+def probe(
+    cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup
+) -> tuple[float, str] | None:
+    """Training images per second of ``cfg``'s first stage (real steps on the train split),
+    and the stage's name; None when that stage trains a head on frozen features."""
+    from toolkit.train.parts import build_model
+    from toolkit.train.plan import make_plan
+    from toolkit.train.stages import build_stage
+
+    model = build_model(cfg, splits, device)
+    plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds).stages[0]
+    if plan.on_features:
+        return None
+    own = dataclasses.replace(
+        setup, config=cfg, augment_generator=torch.Generator().manual_seed(cfg.seed)
+    )
+    stage = build_stage(plan, model, splits, own)
+    params = [p for ps, _ in stage.groups for p in ps if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.0)  # lr 0: time the step, change nothing that stays
+    for m in stage.modules:
+        m.train()
+    batches = stage.batches(torch.Generator().manual_seed(cfg.seed))
+    images, steps, elapsed = 0, 0, 0.0
+    seconds = min(max(0.003 * cfg.budget, PROBE_SECONDS[0]), PROBE_SECONDS[1])
+    for i, idx in enumerate(batches):
+        t = time.perf_counter()
+        loss = stage.step(idx)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i == 0:
+            continue  # warm-up: allocation, kernel selection
+        elapsed += time.perf_counter() - t
+        images += len(idx)
+        steps += 1
+        if elapsed >= seconds or steps >= PROBE_MAX_STEPS:
+            break
+    if steps == 0:  # a train split of one batch: time that batch once more
+        t = time.perf_counter()
+        loss = stage.step(next(iter(stage.batches(torch.Generator().manual_seed(cfg.seed)))))
+        loss.backward()
+        elapsed, images = time.perf_counter() - t, plan.batch_size
+    del model, stage, optimizer
+    return images / max(elapsed, 1e-9), plan.name
+
+
+def _with_width(cfg: TrainConfig, width: float) -> TrainConfig:
+    return dataclasses.replace(cfg, encoder_params={**cfg.encoder_params, "width": width})
