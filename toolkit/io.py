@@ -117,6 +117,32 @@ def os_error_message(err: OSError) -> str:
     return f"{shown(path)}: {err.strerror or err}; check that path."
 
 
+def read_checked_json(
+    path: Path,
+    problem_of: Callable[[Any], str | None],
+    *,
+    unreadable: str,
+    advice: str,
+    remedy: str,
+) -> Any:
+    """The JSON at ``path`` once ``problem_of`` finds nothing wrong with it; else one line:
+    ``{unreadable} (path: cause); {advice}.`` when it cannot be read, ``path is damaged
+    (problem); {remedy}`` when it is not JSON or not what readers rely on."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ToolkitError(
+            f"{unreadable} ({shown(path)}: {err.strerror or err}); {advice}."
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        data, problem = None, f"not JSON: {err}"
+    else:
+        problem = problem_of(data)
+    if problem:
+        raise ToolkitError(f"{shown(path)} is damaged ({problem}); {remedy}")
+    return data
+
+
 def shown(path: str | Path) -> str:
     """``path`` as messages show it: relative to the working folder when inside it."""
     text = os.fsdecode(path)

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 # Options more than one command takes, declared once. A factory where the help says what
 # the option defaults to in each command; an alias where it is the same everywhere.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+# The plugin options of the commands that build a training config (tk train, tk lr-find).
+EncoderOption = Annotated[
+    str | None, typer.Option("--encoder", "-e", help="Encoder plugin. [default: fastnet]")
+]
+LossOption = Annotated[
+    str | None, typer.Option("--loss", "-l", help="Loss plugin. [default: softmax-ce]")
+]
+HeadOption = Annotated[str | None, typer.Option("--head", help="Head plugin. [default: finetune]")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 CompetitionArg = Annotated[
     str | None,

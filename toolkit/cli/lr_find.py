@@ -9,7 +9,10 @@ import typer
 
 from toolkit.cli._common import (
     CompetitionArg,
+    EncoderOption,
+    HeadOption,
     JsonOption,
+    LossOption,
     QuietOption,
     load_competition_arg,
     print_json,
@@ -21,15 +24,9 @@ from toolkit.cli._common import (
 
 def lr_find_command(
     competition: CompetitionArg = None,
-    encoder: Annotated[
-        str | None, typer.Option("--encoder", "-e", help="Encoder plugin. [default: fastnet]")
-    ] = None,
-    loss: Annotated[
-        str | None, typer.Option("--loss", "-l", help="Loss plugin. [default: softmax-ce]")
-    ] = None,
-    head: Annotated[
-        str | None, typer.Option("--head", help="Head plugin. [default: finetune]")
-    ] = None,
+    encoder: EncoderOption = None,
+    loss: LossOption = None,
+    head: HeadOption = None,
     recipe: Annotated[
         str | None,
         typer.Option("--recipe", "-r", help="A recipe to start from, as tk train takes it."),

@@ -9,8 +9,11 @@ import typer
 from toolkit.cli._common import (
     Column,
     CompetitionArg,
+    EncoderOption,
+    HeadOption,
     JsonOption,
     Listing,
+    LossOption,
     QuietOption,
     budget_option,
     format_interval,
@@ -37,15 +40,9 @@ runs_app = typer.Typer(invoke_without_command=True)  # help: runs_list's docstri
 
 def train_command(
     competition: CompetitionArg = None,
-    encoder: Annotated[
-        str | None, typer.Option("--encoder", "-e", help="Encoder plugin. [default: fastnet]")
-    ] = None,
-    loss: Annotated[
-        str | None, typer.Option("--loss", "-l", help="Loss plugin. [default: softmax-ce]")
-    ] = None,
-    head: Annotated[
-        str | None, typer.Option("--head", help="Head plugin. [default: finetune]")
-    ] = None,
+    encoder: EncoderOption = None,
+    loss: LossOption = None,
+    head: HeadOption = None,
     recipe: Annotated[
         str | None,
         typer.Option(

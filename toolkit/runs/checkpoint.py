@@ -103,21 +103,13 @@ def read_meta(run: RunDir) -> dict[str, Any]:
             f"run {run.id} has no usable checkpoint ({path.name} missing or unreadable); "
             "it may have been interrupted before its first evaluation."
         )
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ToolkitError(
-            f"cannot read {io.shown(path)} ({err.strerror or err}); check its permissions."
-        ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        meta, problem = None, f"not JSON: {err}"
-    else:
-        problem = meta_problem(meta)
-    if problem:
-        raise ToolkitError(
-            f"{io.shown(path)} is damaged ({problem}); retrain the run, or restore the file "
-            "from a backup."
-        )
+    meta: dict[str, Any] = io.read_checked_json(
+        path,
+        meta_problem,
+        unreadable=f"cannot read {path.name}",
+        advice="check its permissions",
+        remedy="retrain the run, or restore the file from a backup.",
+    )
     return meta
 
 

@@ -61,23 +61,14 @@ class RunDir:
 
     def read(self) -> dict[str, Any]:
         """The run record (run.json); a damaged one is a one-line error naming the file."""
-        path = self.file(RUN_FILE)
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ToolkitError(
-                f"run {self.id} has no readable {RUN_FILE} ({io.shown(path)}: "
-                f"{err.strerror or err}); check the run folder and its permissions."
-            ) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            record, problem = None, f"not JSON: {err}"
-        else:
-            problem = record_problem(record)
-        if problem:
-            raise ToolkitError(
-                f"{io.shown(path)} is damaged ({problem}); delete the run folder "
-                f"{io.shown(self.path)} (or restore the file from a backup)."
-            )
+        record: dict[str, Any] = io.read_checked_json(
+            self.file(RUN_FILE),
+            record_problem,
+            unreadable=f"run {self.id} has no readable {RUN_FILE}",
+            advice="check the run folder and its permissions",
+            remedy=f"delete the run folder {io.shown(self.path)} (or restore the file from a "
+            "backup).",
+        )
         return record
 
     def write(self, record: dict[str, Any]) -> None:
