@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 # The plugin options of the commands that build a training config (tk train, tk lr-find).
 EncoderOption = Annotated[
-    str | None, typer.Option("--encoder", "-e", help="Encoder plugin. [default: fastnet]")
+    str | None, typer.Option("--encoder", "-e", help="Encoder plugin. (default: fastnet)")
 ]
 LossOption = Annotated[
-    str | None, typer.Option("--loss", "-l", help="Loss plugin. [default: softmax-ce]")
+    str | None, typer.Option("--loss", "-l", help="Loss plugin. (default: softmax-ce)")
 ]
-HeadOption = Annotated[str | None, typer.Option("--head", help="Head plugin. [default: finetune]")]
+HeadOption = Annotated[str | None, typer.Option("--head", help="Head plugin. (default: finetune)")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 CompetitionArg = Annotated[
     str | None,

@@ -47,7 +47,7 @@ def lr_find_command(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="The plot's path. [default: lr-find/<competition>-<plugins>.png]"
+            "--out", "-o", help="The plot's path. (default: lr-find/<competition>-<plugins>.png)"
         ),
     ] = None,
     quiet: QuietOption = False,

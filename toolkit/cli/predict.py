@@ -22,7 +22,7 @@ def predict_command(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="The CSV to write. [default: predictions/<folder>-<run>.csv]"
+            "--out", "-o", help="The CSV to write. (default: predictions/<folder>-<run>.csv)"
         ),
     ] = None,
     tta: Annotated[
