@@ -592,7 +592,7 @@ CASES = [
     Case(
         "train-set-wrong-type",
         lambda box: train(box, "--set", "epochs=many"),
-        "setting 'epochs' must be float, got 'many'",
+        "setting 'epochs' must be a finite float, got 'many'",
     ),
     Case(
         "train-set-unknown-plugin-parameter",

@@ -275,6 +275,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError):
         name = getattr(hint, "__name__", str(hint))
+        if hint in (int, float):  # inf and nan read as numbers but never are a setting's
+            name = f"a finite {name}"
         raise ToolkitError(f"setting '{key}' must be {name}, got {value!r}.") from None
 
 
