@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from toolkit.data import _images
+
 
 @pytest.fixture(autouse=True)
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -173,6 +175,20 @@ class Build:
         root.mkdir(parents=True)
         np.savez(root / "data.npz", **arrays)
         return root
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts calls of the image decoder (one call per fresh load of an image layout)."""
+    calls: list[int] = []
+    real = _images.decode_images
+
+    def counting(paths, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(paths))
+        return real(paths, **kwargs)
+
+    monkeypatch.setattr(_images, "decode_images", counting)
+    return calls
 
 
 @pytest.fixture

@@ -10,23 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from toolkit.data import _cache, _images, load_competition
+from toolkit.data import _cache, load_competition
 
 if TYPE_CHECKING:
     from conftest import Build
-
-
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = _images.decode_images
-
-    def counting(paths, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(paths))
-        return real(paths, **kwargs)
-
-    monkeypatch.setattr(_images, "decode_images", counting)
-    return calls
 
 
 def _entry(cache: Path) -> Path:

@@ -45,13 +45,13 @@ def test_a_pretrained_run_uses_the_weights_statistics_and_a_lower_encoder_lr(
     from toolkit.train import loop
 
     scales: list[list[float]] = []
-    real_optimizer = loop._optimizer
+    real_optimizer = loop.make_optimizer
 
     def spy(cfg: Any, stage: Any) -> Any:
         scales.append([scale for _, scale in stage.groups])
         return real_optimizer(cfg, stage)
 
-    monkeypatch.setattr(loop, "_optimizer", spy)
+    monkeypatch.setattr(loop, "make_optimizer", spy)
     folder = make_example("photos", tmp_path / "photos", n_images=40)
     config = TrainConfig(
         encoder=f"timm:{TINY}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Annotated
 
 import typer
@@ -24,12 +23,7 @@ def refit_command(
 
     source = store.find_run(run)
     record = source.read()
-    rows: list[dict[str, str]] = []
-    metrics = source.file(store.METRICS)
-    if metrics.is_file():
-        with metrics.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    config = refit_config(record | {"id": source.id}, rows)
+    config = refit_config(record | {"id": source.id}, source.read_metrics())
     comp = load_competition_arg(record.get("competition_path"), quiet=quiet, config=config)
     extra = {"refit_of": source.id, "recipe": record.get("recipe")}
     result = train(config, comp, quiet=quiet, extra=extra)

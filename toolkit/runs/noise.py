@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,8 @@ def load_validation(run: RunDir, record: dict[str, Any]) -> Validation | None:
     unfinished or older run, unreadable files)."""
     files = [run.file("val_probs.npy"), run.file("val_labels.npy")]
     try:
-        data = [f.read_bytes() for f in files]
-        probs, labels = (np.load(f, allow_pickle=False) for f in files)
+        data = [f.read_bytes() for f in files]  # read once: hashed and parsed
+        probs, labels = (np.load(BytesIO(d), allow_pickle=False) for d in data)
     except (OSError, ValueError):
         return None
     if probs.ndim != 2 or labels.shape != (len(probs),) or len(labels) == 0:

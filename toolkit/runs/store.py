@@ -15,6 +15,7 @@ Every file is written atomically.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -79,6 +80,14 @@ class RunDir:
         record.update(fields)
         self.write(record)
         return record
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        """metrics.csv's rows as written (values are text); [] when there is none yet."""
+        path = self.file(METRICS)
+        if not path.is_file():
+            return []
+        with path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Rewrite metrics.csv from all rows so far (small; atomic)."""

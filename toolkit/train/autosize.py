@@ -15,6 +15,7 @@ picks the model"). The probe is recorded in ``run.json`` under ``autosize``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -74,13 +75,13 @@ def choose(
     counted too. The global random state is re-seeded afterwards, so the run's model starts
     from the same weights as without the probe.
     """
-    why_not = applies(cfg)
+    why_not = applies(cfg) or (None if len(splits.y_train) else "the train split is empty")
     if why_not is not None:
         return cfg, Sizing(None, why_not)
     from toolkit.train.plan import ENCODER_SHARE, TRAIN_SHARE
 
     t0 = time.perf_counter()
-    n_train = max(len(splits.y_train), 1)
+    n_train = len(splits.y_train)
     speeds: dict[str, float] = {}
     epochs: dict[str, float] = {}
     chosen = WIDTHS[-1]
@@ -119,6 +120,7 @@ def probe(
 ) -> tuple[float, str] | None:
     """Training images per second of ``cfg``'s first stage (real steps on the train split),
     and the stage's name; None when that stage trains a head on frozen features."""
+    from toolkit.train.loop import make_optimizer
     from toolkit.train.parts import build_model
     from toolkit.train.plan import make_plan
     from toolkit.train.stages import build_stage
@@ -131,11 +133,12 @@ def probe(
         setup, config=cfg, augment_generator=torch.Generator().manual_seed(cfg.seed)
     )
     stage = build_stage(plan, model, splits, own)
-    params = [p for ps, _ in stage.groups for p in ps if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=0.0)  # lr 0: time the step, change nothing that stays
+    optimizer = make_optimizer(cfg, stage)  # the run's own optimiser: its step is timed too
     for m in stage.modules:
         m.train()
-    batches = stage.batches(torch.Generator().manual_seed(cfg.seed))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    # Epoch after epoch: a train split of one batch still gives a timed step after warm-up.
+    batches = itertools.chain.from_iterable(stage.batches(gen) for _ in itertools.count())
     images, steps, elapsed = 0, 0, 0.0
     seconds = min(max(0.003 * cfg.budget, PROBE_SECONDS[0]), PROBE_SECONDS[1])
     for i, idx in enumerate(batches):
@@ -153,11 +156,6 @@ def probe(
         steps += 1
         if elapsed >= seconds or steps >= PROBE_MAX_STEPS:
             break
-    if steps == 0:  # a train split of one batch: time that batch once more
-        t = time.perf_counter()
-        loss = stage.step(next(iter(stage.batches(torch.Generator().manual_seed(cfg.seed)))))
-        loss.backward()
-        elapsed, images = time.perf_counter() - t, plan.batch_size
     del model, stage, optimizer
     return images / max(elapsed, 1e-9), plan.name
 

@@ -101,7 +101,7 @@ class Context:
 def fit(stage: Stage, ctx: Context) -> None:
     """Optimise one stage until its epochs/iterations/budget end or early stopping fires."""
     cfg = ctx.config
-    optimizer = _optimizer(cfg, stage)
+    optimizer = make_optimizer(cfg, stage)
     stopper = EarlyStopping(cfg.early_stopping, cfg.patience)
     gen = torch.Generator().manual_seed(cfg.seed + zlib.crc32(stage.name.encode()) % 99991)
     total, eval_every = stage.plan.steps, stage.plan.eval_every
@@ -303,7 +303,10 @@ def _progress(
     return max(by_steps, by_time) if fixed_length else by_time
 
 
-def _optimizer(cfg: TrainConfig, stage: Stage) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, stage: Stage) -> torch.optim.Optimizer:
+    """The optimiser ``cfg`` names over the stage's parameter groups (each with its lr scale;
+    the loop sets the scheduled lr before every step). Also used by the LR finder and the
+    autosize probe, so both time and sweep exactly what training runs."""
     lr = stage.plan.lr
     groups = [{"params": ps, "lr": lr * s, "lr_scale": s} for ps, s in stage.groups if ps]
     if not groups:

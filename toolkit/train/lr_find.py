@@ -133,7 +133,7 @@ def _sweep(
     steps: int,
 ) -> LRSweep:
     from toolkit.train.device import setup_torch
-    from toolkit.train.loop import _optimizer
+    from toolkit.train.loop import make_optimizer
     from toolkit.train.model import preflight
     from toolkit.train.parts import (
         build_model,
@@ -159,7 +159,7 @@ def _sweep(
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds).stages[0]
     setup = Setup(cfg, task.metric, autocast, torch.Generator().manual_seed(cfg.seed + 7))
     stage = build_stage(plan, model, splits, setup)
-    optimizer = _optimizer(cfg, stage)
+    optimizer = make_optimizer(cfg, stage)
     weights = [p for m in stage.modules for p in m.parameters() if p.requires_grad and p.ndim > 1]
     for m in stage.modules:
         m.train()
