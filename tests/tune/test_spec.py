@@ -72,7 +72,7 @@ def test_tune_pruner_option_is_checked_like_the_file_key(
     from tests._cli import run_main
 
     code, _, err = run_main(capsys, "tune", str(STUDIES / "compare.toml"), "--pruner", "magic")
-    assert code == 2 and "pruner must be asha, hyperband, median or none" in err
+    assert code == 2 and "pruner must be asha, hyperband, median, wilcoxon or none" in err
 
 
 @pytest.mark.parametrize(

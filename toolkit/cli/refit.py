@@ -17,13 +17,17 @@ def refit_command(
     """Train RUN's configuration again on train + validation (val_fraction = 0) for the same
     number of steps, and save it as a new run that says which run it refits. Submit it with
     tk submit --run NEW_ID (it has no validation score of its own: RUN's is the estimate)."""
-    from toolkit.runs import store
+    from toolkit.runs import cv, store
     from toolkit.train import train
     from toolkit.train.refit import refit_config
 
     source = store.find_run(run)
     record = source.read()
-    config = refit_config(record | {"id": source.id}, source.read_metrics())
+    rows_from = source  # a cross-validation: its first fold's steps, its config less folds
+    if cv.is_group(record) and record.get("status") == "completed":
+        rows_from = cv.fold_runs(source, record)[0]
+        record = record | {"config": rows_from.read().get("config") or record.get("config")}
+    config = refit_config(record | {"id": source.id}, rows_from.read_metrics())
     comp = load_competition_arg(record.get("competition_path"), quiet=quiet, config=config)
     extra = {"refit_of": source.id, "recipe": record.get("recipe")}
     result = train(config, comp, quiet=quiet, extra=extra)

@@ -98,6 +98,7 @@ def submit(
     if ctx.invoked_subcommand is not None:
         return
     from toolkit.submit import TTARequest, make_submission, study_runs
+    from toolkit.submit.predict import check_weights
 
     if (study is None) == (not run):
         raise ToolkitError(
@@ -110,7 +111,7 @@ def submit(
     overrides = command_line_settings(settings or [], metric=metric)
     runs = study_runs(study, storage, top_k) if study is not None else list(run or [])
     for token in runs:
-        check_weights(token)
+        check_weights(token)  # a study's removed weights: one line, before predicting
     progress = contextlib.nullcontext() if quiet else stderr().status("predicting the test set")
     with progress:
         result = make_submission(
@@ -353,29 +354,6 @@ def _short(run_ids: Any) -> list[str]:
     ids = list(run_ids)
     short = short_run_ids(ids)
     return [short[i] for i in ids]
-
-
-def check_weights(token: str) -> None:
-    """Refuse, in one line, a run whose weights a study removed (it keeps only its best
-    trials'), before any warning or prediction; other missing files are read's to report."""
-    from toolkit.runs import find_run
-    from toolkit.runs.store import CHECKPOINT, CHECKPOINT_META
-
-    run = find_run(token)
-    try:
-        record = run.read()
-    except ToolkitError:
-        return  # reading the run fails again, with its own message, when it is submitted
-    status, why = str(record.get("status")), str(record.get("error") or "")
-    removed = run.file(CHECKPOINT_META).is_file() or status == "pruned"
-    if run.file(CHECKPOINT).is_file() or not removed:
-        return
-    ended = why if status == "pruned" and why.startswith("pruned") else status
-    raise ToolkitError(
-        f"run {run.id} was {ended} and has no usable checkpoint: its weights were not kept (a "
-        "study keeps those of its best keep_checkpoints trials only); submit a run that has "
-        "them ('tk study show NAME' names the best trial's run) or train it again."
-    )
 
 
 def _settings(entry: dict[str, Any]) -> str:

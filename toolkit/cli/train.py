@@ -67,25 +67,63 @@ def train_command(
             "Wall-clock budget (e.g. 90s, 10m, 1h); the schedule is shaped to end with it."
         ),
     ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            min=2,
+            help="k-fold cross-validation: K models on stratified folds, their out-of-fold "
+            "predictions (oof_probs.npy) and a submission averaging them; a --budget is shared.",
+        ),
+    ] = None,
+    pseudo_labels: Annotated[
+        str | None,
+        typer.Option(
+            "--pseudo-labels",
+            help="Add confident test predictions of this run (id or folder) or submission CSV "
+            "to the training images (never to validation).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="With --pseudo-labels: the smallest top probability kept (default 0.9).",
+        ),
+    ] = None,
     quiet: QuietOption = False,
     json: JsonOption = False,
 ) -> None:
-    """Train one model (encoder + loss + head) on a competition and save a run folder."""
+    """Train one model (encoder + loss + head) on a competition and save a run folder; with
+    --folds K, K models (one per fold) in one cross-validation folder."""
+    from toolkit.errors import ToolkitError
     from toolkit.train import train
     from toolkit.train.compose import command_line_settings, compose_config
     from toolkit.train.distributed import World
 
     main_rank = World.from_env().is_main  # under torchrun only rank 0 speaks
     quiet = quiet or not main_rank
-    config = compose_config(
-        recipe=recipe,
-        encoder=encoder,
-        loss=loss,
-        head=head,
-        settings=command_line_settings(settings or [], budget=budget, metric=metric),
-    )
+    flags = command_line_settings(settings or [], budget=budget, metric=metric)
+    if threshold is not None and pseudo_labels is None and "pseudo_labels" not in flags:
+        raise ToolkitError("--threshold goes with --pseudo-labels RUN_OR_CSV.")
+    for key, value in (
+        ("folds", folds),
+        ("pseudo_labels", pseudo_labels),
+        ("pseudo_threshold", threshold),
+    ):
+        if value is not None:
+            flags[key] = value
+    config = compose_config(recipe=recipe, encoder=encoder, loss=loss, head=head, settings=flags)
     comp = load_competition_arg(competition, quiet=quiet, config=config)
-    result = train(config, comp, quiet=quiet, extra={"recipe": recipe} if recipe else None)
+    extra = {"recipe": recipe} if recipe else None
+    if config.folds >= 2:
+        if World.from_env().distributed:
+            raise ToolkitError("--folds trains one process per fold; run it without torchrun.")
+        from toolkit.train.kfold import train_folds
+
+        result = train_folds(config, comp, quiet=quiet, extra=extra)
+    else:
+        result = train(config, comp, quiet=quiet, extra=extra)
     if not main_rank:
         return
     if json:
@@ -93,7 +131,10 @@ def train_command(
         return
     console = stdout()
     print_run_header(result.run_id, result.status, result.path, console)
-    console.print(table(f"Run finished: {result.status}", ["", ""], _metric_rows(result.metrics)))
+    title = f"Run finished: {result.status}"
+    if config.folds >= 2:
+        title = f"Cross-validation ({config.folds} folds) finished: {result.status}"
+    console.print(table(title, ["", ""], _metric_rows(result.metrics)))
 
 
 RUNS_COLUMNS = (
@@ -166,7 +207,8 @@ def runs_listing(records: list[dict[str, Any]], width: int) -> Listing:
             (
                 short[str(r.get("id"))],
                 r.get("competition"),
-                f"{cfg.get('encoder')}/{cfg.get('loss')}/{cfg.get('head')}",
+                f"{cfg.get('encoder')}/{cfg.get('loss')}/{cfg.get('head')}"
+                + (f" ({cfg.get('folds')} folds)" if r.get("kind") == "cv" else ""),
                 metric_title(m.get("metric")),
                 format_score(m.get("val_score", m.get("val_acc")), m.get("metric")),
                 format_interval(r.get("val_interval"), m.get("metric")),
@@ -226,9 +268,19 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in metrics.items():
         if isinstance(value, dict) or key == "metric":
             continue
+        if key == "fold_scores" and isinstance(value, list):  # a cross-validation's folds
+            shown = ", ".join(format_score(v, name) for v in value)
+            rows.append((f"val {metric_title(name)} per fold", shown))
+            continue
+        if key in ("val_score_std", "oof_score"):
+            what = "std over folds" if key == "val_score_std" else "out-of-fold"
+            rows.append((f"val {metric_title(name)} ({what})", format_score(value, name)))
+            continue
         split, _, rest = key.partition("_score")
         if split in ("val", "test") and rest in ("", "_last"):  # the competition's metric
             last = " (last evaluation)" if rest else ""
+            if split == "val" and not rest and "fold_scores" in metrics:
+                last = " (mean over folds)"
             rows.append((f"{split} {metric_title(name)}{last}", format_score(value, name)))
         else:  # train_acc, val_acc, val_knn_acc, ...: accuracies, shown as percentages
             rows.append((key, format_score(value, key)))

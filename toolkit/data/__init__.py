@@ -13,7 +13,7 @@ from toolkit.data._competition import FORMATS, Competition
 from toolkit.data._example import EXAMPLES, make_example
 from toolkit.data._load import detect_format, load_competition
 from toolkit.data._resize import AUTO_SIZE_CAP, RESIZE_MODES
-from toolkit.data._split import class_subset, select_classes, split_validation
+from toolkit.data._split import class_subset, select_classes, split_folds, split_validation
 from toolkit.data._stats import channel_stats
 from toolkit.data._submission import KINDS, SubmissionFormat, submission_format
 from toolkit.data._summary import summary
@@ -34,6 +34,7 @@ __all__ = [
     "make_example",
     "release_pages",
     "select_classes",
+    "split_folds",
     "split_validation",
     "submission_format",
     "summary",

@@ -16,9 +16,18 @@ if TYPE_CHECKING:
 
 
 def split_validation(
-    y: np.ndarray, val_fraction: float = 0.1, seed: int = 0, *, names: Sequence[object] = ()
+    y: np.ndarray,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    *,
+    names: Sequence[object] = (),
+    folds: int = 0,
+    fold: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices), each sorted, int64.
+
+    With ``folds >= 2`` the validation indices are fold ``fold`` of :func:`split_folds` (and
+    ``val_fraction`` is not used); otherwise:
 
     Every class keeps its share of images in validation: about ``val_fraction`` of its images,
     at least one for a class with two or more images and never all of them. The total is
@@ -30,6 +39,12 @@ def split_validation(
     y = np.asarray(y)
     if y.ndim != 1:
         raise ToolkitError(f"labels must be one-dimensional, got shape {y.shape}.")
+    if folds >= 2:
+        assignment = split_folds(y, folds, seed, names=names)
+        if not 0 <= fold < folds:
+            raise ToolkitError(f"fold must be in 0..{folds - 1}, got {fold}.")
+        everything = np.arange(len(y), dtype=np.int64)
+        return everything[assignment != fold], everything[assignment == fold]
     if not 0.0 <= val_fraction < 1.0:
         raise ToolkitError(f"val_fraction must be in [0, 1), got {val_fraction}; use e.g. 0.1.")
     everything = np.arange(len(y), dtype=np.int64)
@@ -57,6 +72,37 @@ def split_validation(
     keep = np.ones(len(y), dtype=bool)
     keep[val] = False
     return everything[keep], val
+
+
+def split_folds(
+    y: np.ndarray, folds: int, seed: int = 0, *, names: Sequence[object] = ()
+) -> np.ndarray:
+    """The fold (0..folds-1) of each image: scikit-learn's ``StratifiedKFold`` with shuffling,
+    seeded, so every class is spread evenly over the folds and each image is in exactly one.
+
+    Every class needs at least ``folds`` images (else some fold would not see it at all);
+    a class with fewer raises :class:`ToolkitError` naming it (by ``names[label]``).
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    if folds < 2:
+        raise ToolkitError(f"folds must be at least 2, got {folds}.")
+    classes, counts = np.unique(y, return_counts=True)
+    small = classes[counts < folds].tolist()
+    if small:
+        if names:
+            small = [names[int(c)] for c in small]
+        raise ToolkitError(
+            f"classes {preview(small)} have fewer than {folds} images, so some of the "
+            f"{folds} folds would not validate on them; use fewer folds (e.g. --folds "
+            f"{max(2, int(counts.min()))}) or a held-out split (val_fraction)."
+        )
+    assignment = np.empty(len(y), dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        assignment[held_out] = k
+    return assignment
 
 
 def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:

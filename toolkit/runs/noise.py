@@ -8,8 +8,10 @@ retrained:
   metric, the resamples and the level (a stale or damaged cache is recomputed; a folder that
   cannot be written is only not cached)
 - :func:`versus_best`: a paired bootstrap of the best run against each other run validated on
-  the same images (same data fingerprint, ``val_fraction``, seed and class subset, and the
-  same labels in the saved arrays); a run of another split is not comparable
+  the same images (same data fingerprint, ``val_fraction`` or fold, seed and class subset,
+  and the same labels in the saved arrays); a run of another split is not comparable. The
+  out-of-fold predictions of cross-validations (``tk train --folds K``) cover every training
+  image, so cross-validations of the same data compare with each other whatever their K
 
 A run trained with ``val_fraction = 0`` has no validation images: no interval, no comparison.
 """
@@ -109,13 +111,19 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
 def split_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
     """What fixes a run's validation images (and how they are scored); None without any."""
     cfg = record.get("config") or {}
-    if not record.get("data_fingerprint") or not cfg.get("val_fraction"):
+    folds = int(cfg.get("folds") or 0)
+    if not record.get("data_fingerprint") or not (cfg.get("val_fraction") or folds >= 2):
         return None
     classes = cfg.get("classes")
+    if record.get("kind") == "cv":  # out-of-fold predictions: every training image, once
+        split: tuple[Any, ...] = ("every image",)
+    elif folds >= 2:  # one fold of a cross-validation
+        split = ("fold", folds, int(cfg.get("fold") or 0), cfg.get("seed"))
+    else:
+        split = ("held out", float(cfg["val_fraction"]), cfg.get("seed"))
     return (
         record["data_fingerprint"],
-        float(cfg["val_fraction"]),
-        cfg.get("seed"),
+        *split,
         tuple(classes) if isinstance(classes, list) else classes,
         run_metric(record),
     )

@@ -102,17 +102,33 @@ def make_submission(
     tta_dicts = [t.to_dict() if t else None for t in ttas]
     id_rows = _id_rows(comp, expected.id_texts)  # (M,) row of x_test for each id to write
 
-    default = f"study-{study}" if study else short_run_id(members[0].run.id)
-    if len(members) > 1:
+    groups = list(dict.fromkeys(m.group for m in members if m.group))
+    first = groups[0] if groups else members[0].run.id
+    default = f"study-{study}" if study else short_run_id(first)
+    if groups and len(groups) == len(run_ids):  # cross-validations: named by their folds
+        default += f"-cv{len(members)}" if len(groups) == 1 else f"-mean{len(members)}"
+    elif len(members) > 1:
         default += f"-top{len(members)}" if study else f"-mean{len(members)}"
     csv_path, json_path = paths.submission_paths(comp.name, name or default, root)
     ensure_new(csv_path, json_path)
 
-    # Validation: the split the (first) run held out, predicted exactly as the test set is.
+    # Validation: the split the (first) run held out, predicted exactly as the test set is;
+    # the folds of a cross-validation each predict their own fold (out-of-fold predictions).
     x_all, y_all, kept = select_classes(comp, config.classes)
-    _, va_idx = split_validation(y_all, config.val_fraction, config.seed, names=kept)
-    val_probs = predict_members(members, x_all[va_idx], ttas, device) if len(va_idx) else None
-    y_val = y_all[va_idx]
+    oof = _out_of_fold(members, x_all, y_all, ttas, device)
+    if oof is not None:
+        val_probs, y_val = oof
+    else:
+        _, va_idx = split_validation(
+            y_all,
+            config.val_fraction,
+            config.seed,
+            names=kept,
+            folds=config.folds,
+            fold=config.fold,
+        )
+        val_probs = predict_members(members, x_all[va_idx], ttas, device) if len(va_idx) else None
+        y_val = y_all[va_idx]
     probs = predict_members(members, comp.x_test, ttas, device)  # (M, K)
     calibration: dict[str, Any] | None = None
     if calibrate and task.submission.kind in PROBABILITY_KINDS:
@@ -137,6 +153,7 @@ def make_submission(
         ],
         study=study,
         storage=storage,
+        cross_validations=groups,
         competition=comp,
         slug=slug or comp.name,
         csv_path=csv_path,
@@ -159,6 +176,37 @@ def make_submission(
         csv_path.unlink(missing_ok=True)
         raise
     return SubmissionResult(csv_path, json_path, record)
+
+
+def _out_of_fold(
+    members: Sequence[Member],
+    x: np.ndarray,
+    y: np.ndarray,
+    ttas: Sequence[Any],
+    device: str,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(probabilities, labels) of every training image predicted by the fold model that did
+    not train on it, when ``members`` are exactly the K folds of one split (same K and seed,
+    each fold once); None otherwise (the first run's validation split is used)."""
+    from toolkit.data import split_folds
+
+    configs = [m.record.get("config") or {} for m in members]
+    k = int(configs[0].get("folds") or 0)
+    seed = configs[0].get("seed", 0)
+    folds = sorted(int(c.get("fold") or 0) for c in configs)
+    same = all(int(c.get("folds") or 0) == k and c.get("seed", 0) == seed for c in configs)
+    if k < 2 or not same or folds != list(range(k)):
+        return None
+    assignment = split_folds(y, k, int(seed))
+    probs: np.ndarray | None = None
+    for m, tta, c in zip(members, ttas, configs, strict=True):
+        rows = np.flatnonzero(assignment == int(c.get("fold") or 0))
+        p = predict_members([m], x[rows], [tta], device)
+        if probs is None:
+            probs = np.zeros((len(y), p.shape[1]), dtype=np.float64)
+        probs[rows] = p
+    assert probs is not None
+    return probs, y
 
 
 def study_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:

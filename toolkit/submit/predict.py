@@ -30,6 +30,7 @@ class Member:
     run: RunDir
     record: dict[str, Any]  # run.json
     meta: dict[str, Any]  # checkpoint.json
+    group: str = ""  # the cross-validation (tk train --folds) this fold run belongs to
 
     @property
     def classes(self) -> list[Any]:
@@ -37,8 +38,9 @@ class Member:
 
 
 def read_members(run_ids: Sequence[str]) -> list[Member]:
-    """Find each run and read its record and checkpoint description (no weights yet)."""
-    from toolkit.runs import find_run
+    """Find each run and read its record and checkpoint description (no weights yet); a
+    cross-validation (``tk train --folds K``) stands for its K fold runs."""
+    from toolkit.runs import cv, find_run
     from toolkit.runs.checkpoint import read_meta
 
     if not run_ids:
@@ -46,7 +48,17 @@ def read_members(run_ids: Sequence[str]) -> list[Member]:
     members = []
     for run_id in run_ids:
         run = find_run(str(run_id))
-        members.append(Member(run, run.read(), read_meta(run)))
+        record = run.read()
+        if not cv.is_group(record):
+            members.append(Member(run, record, read_meta(run)))
+            continue
+        if record.get("status") != "completed":
+            raise ToolkitError(
+                f"cross-validation {run.id} is {record.get('status')}; submit a completed one "
+                "(its folds' average needs every fold)."
+            )
+        for fold in cv.fold_runs(run, record):
+            members.append(Member(fold, fold.read(), read_meta(fold), group=run.id))
     ids = [m.run.id for m in members]
     if len(set(ids)) != len(ids):
         raise ToolkitError(f"the same run is listed twice ({', '.join(ids)}); list it once.")
@@ -133,6 +145,35 @@ def predict_members(
         del model
     assert total is not None  # read_members refuses an empty list
     return total / len(members)
+
+
+def check_weights(token: str) -> None:
+    """Refuse, in one line, a run whose weights a study removed (it keeps only its best
+    trials'), before any warning or prediction; other missing files are read's to report."""
+    from toolkit.runs import find_run
+    from toolkit.runs.store import CHECKPOINT, CHECKPOINT_META
+
+    run = find_run(token)
+    try:
+        record = run.read()
+    except ToolkitError:
+        return  # reading the run fails again, with its own message, when it is submitted
+    from toolkit.runs import cv
+
+    if cv.is_group(record) and record.get("folds"):  # a cross-validation: each fold's
+        for member in cv.member_paths(run.path):
+            check_weights(str(member))
+        return
+    status, why = str(record.get("status")), str(record.get("error") or "")
+    removed = run.file(CHECKPOINT_META).is_file() or status == "pruned"
+    if run.file(CHECKPOINT).is_file() or not removed:
+        return
+    ended = why if status == "pruned" and why.startswith("pruned") else status
+    raise ToolkitError(
+        f"run {run.id} was {ended} and has no usable checkpoint: its weights were not kept (a "
+        "study keeps those of its best keep_checkpoints trials only); submit a run that has "
+        "them ('tk study show NAME' names the best trial's run) or train it again."
+    )
 
 
 def _few(items: Sequence[Any], limit: int = 4) -> str:

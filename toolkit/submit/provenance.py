@@ -86,6 +86,9 @@ def run_entry(run_path: Path, record: dict[str, Any], meta: dict[str, Any]) -> d
         "trial": record.get("trial", record.get("trial_number")),
         "status": record.get("status"),
         "refit_of": record.get("refit_of"),  # trained on train + validation for this run
+        "cv": record.get("cv"),  # {id, fold, folds}: a fold of a cross-validation
+        "pseudo_labels": record.get("pseudo_labels"),  # the test predictions it trained on
+        "soup_of": record.get("soup_of"),  # the trials whose weights it averages (tk soup)
         "config": record.get("config") or {},
         "val_acc": metrics.get("val_acc"),
         "test_acc": metrics.get("test_acc"),
@@ -103,6 +106,7 @@ def build(
     study: str | None,
     storage: str | None,
     competition: Any,
+    cross_validations: list[str] | None = None,
     slug: str,
     csv_path: Path,
     csv_sha256: str,
@@ -117,10 +121,14 @@ def build(
     """The whole provenance record of a new submission.
 
     ``validation_score`` is the metric of what is submitted (the runs' mean probabilities,
-    with the TTA and calibration used) on the first run's validation split.
+    with the TTA and calibration used) on the first run's validation split, or, for the folds
+    of a cross-validation (``cross_validations``: their group ids), on their out-of-fold
+    predictions.
     """
     metric = task["metric"]
     source = f"study {study}" if study else f"run {runs[0]['run_id']}"
+    if cross_validations and not study:
+        source = f"cross-validation {', '.join(cross_validations)}"
     if len(runs) > 1:
         source += f" (mean of {len(runs)} runs)"
     shown = "" if validation_score is None else f", val {metric['name']} {validation_score:.4f}"
@@ -134,6 +142,7 @@ def build(
         "study": study,
         "storage": mask_url(storage),
         "runs": runs,
+        "cross_validations": cross_validations or [],  # tk train --folds groups submitted
         "top_k": len(runs),
         "tta": tta,
         "metric": metric["name"],

@@ -49,6 +49,13 @@ class TrainConfig:
     # -- data ----------------------------------------------------------------------------
     classes: tuple[str, ...] = ()  # train on these classes only (e.g. two for bce); () = all
     val_fraction: float = 0.1  # stratified, seeded validation split of the train set
+    # k-fold cross-validation (tk train --folds K): K runs, fold k validating on the k-th of K
+    # stratified, seeded folds (scikit-learn's StratifiedKFold); val_fraction is then unused
+    folds: int = 0  # K >= 2; 0 = one held-out split of val_fraction
+    fold: int = 0  # the fold this run validates on, 0..K-1 (set by tk train --folds)
+    # Pseudo-labels: confident test predictions added to the train split (never validation)
+    pseudo_labels: str = ""  # a run id/folder or a submission CSV that predicted the test set
+    pseudo_threshold: float = 0.9  # keep test images whose top probability is at least this
     crop_pad: int = 0  # random-crop augmentation: pad by this many pixels, crop back; 0 = off
     flip: bool = (
         False  # random horizontal flips (off by default: digits and text are not symmetric)
@@ -87,6 +94,9 @@ class TrainConfig:
     # EMA of the weights (toolkit.train.ema), updated every step, scored at each evaluation;
     # at a stage's end the raw weights are scored too and the better ones kept
     ema: float = 0.0  # the EMA's decay per step, e.g. 0.999; 0 = off
+    # SWA-style weight averaging (toolkit.train.averaging): the mean of the weights at the
+    # stage's last N evaluations, kept only when it scores better on validation
+    average_last: int = 0  # N >= 2 evaluations averaged; 0 = off
 
     # -- evaluation and early stopping ---------------------------------------------------
     eval_every: int = 0  # evaluate every N steps; 0 = once per epoch
@@ -121,6 +131,11 @@ class TrainConfig:
     # TensorBoard event files in the run folder (tensorboard --logdir runs/): auto = when the
     # tensorboard package is installed (pip install "toolkit-ic[tensorboard]"), like Lightning
     tensorboard: str = "auto"  # auto | on (error if not installed) | off
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the run holds training images back to validate on (a fold, or a split)."""
+        return self.folds >= 2 or self.val_fraction > 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -297,7 +312,7 @@ def validate(config: TrainConfig) -> None:
         (config.budget >= 0, "budget must be >= 0 seconds"),
         (0.0 <= config.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
         (
-            config.val_fraction > 0 or config.early_stopping == "none",
+            config.has_validation or config.early_stopping == "none",
             "early stopping needs a validation split: set val_fraction > 0 (e.g. 0.1) or "
             "early_stopping=none",
         ),
@@ -323,6 +338,16 @@ def validate(config: TrainConfig) -> None:
         (config.head_iterations >= 0, "head_iterations must be >= 0"),
         (config.mixup >= 0 and config.cutmix >= 0, "mixup and cutmix are alphas >= 0 (0: off)"),
         (0.0 <= config.ema < 1.0, "ema is a decay in [0, 1), e.g. 0.999 (0: off)"),
+        (config.folds >= 0 and config.folds != 1, "folds must be 0 (off) or at least 2"),
+        (
+            0 <= config.fold < max(config.folds, 1),
+            f"fold must be in 0..{max(config.folds, 1) - 1} (folds = {config.folds})",
+        ),
+        (0.0 < config.pseudo_threshold <= 1.0, "pseudo_threshold must be in (0, 1]"),
+        (
+            config.average_last >= 0 and config.average_last != 1,
+            "average_last must be 0 (off) or at least 2 evaluations",
+        ),
     ]
     for ok, message in checks:
         if not ok:

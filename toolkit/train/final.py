@@ -113,12 +113,12 @@ def final_metrics(
         val_probs=p_va,
         val_labels=yv,
         test_probs=p_te,
-        test_acc=_test_accuracy(comp, classes, p_te),
+        test_acc=test_accuracy(comp, classes, p_te),
         knn_acc=knn,
         val_embeddings=emb,
         metric=setup.metric.name,
         val_score=ev.metric_value(setup.metric, p_va, yv) if validated else None,
-        test_score=_test_score(comp, classes, p_te, setup.metric),
+        test_score=test_score(comp, classes, p_te, setup.metric),
     )
 
 
@@ -136,7 +136,7 @@ def _answers(comp: Competition, classes: list[Any]) -> tuple[np.ndarray, np.ndar
     return keep, np.array([to_run[int(t)] for t in y[keep]], dtype=np.int64)
 
 
-def _test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> float | None:
+def test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> float | None:
     """Accuracy on the answer key, restricted to the run's classes when it used a subset."""
     answers = _answers(comp, classes)
     if answers is None or len(probs) == 0:
@@ -145,7 +145,7 @@ def _test_accuracy(comp: Competition, classes: list[Any], probs: np.ndarray) -> 
     return ev.accuracy(probs[keep].argmax(1), mapped)
 
 
-def _test_score(
+def test_score(
     comp: Competition, classes: list[Any], probs: np.ndarray, metric: Metric
 ) -> float | None:
     """The metric on the answer key (None without one, or when the metric cannot be

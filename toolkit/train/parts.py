@@ -1,9 +1,10 @@
 """The parts a run is built from: its data splits on the device and its model.
 
-:func:`load_splits` takes the chosen classes, makes the stratified validation split and puts both
-splits on the device as uint8 tensors. :func:`build_model` builds encoder, loss and head through
-the registries (their contracts are checked there) and the head stage's loss, and picks the
-normalisation statistics (pretrained weights' own, else the train split's).
+:func:`load_splits` takes the chosen classes, makes the stratified validation split, appends
+the pseudo-labelled test images (``pseudo_labels``, :mod:`.pseudo`) to the train split only,
+and puts both splits on the device as uint8 tensors. :func:`build_model` builds encoder, loss
+and head through the registries (their contracts are checked there) and the head stage's loss,
+and picks the normalisation statistics (pretrained weights' own, else the train split's).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Splits:
     y_train: torch.Tensor  # (N,) int64
     x_val: torch.Tensor  # (Nv, C, H, W) uint8
     y_val: torch.Tensor  # (Nv,) int64
+    # run.json's record of the pseudo-labelled test images at the end of the train split;
+    # None: the run has none (see toolkit.train.pseudo)
+    pseudo_labels: dict[str, Any] | None = None
     # Features of a frozen encoder, extracted once by the head stage ("train", "val").
     features: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -84,19 +88,42 @@ class Model:
 
 
 def load_splits(config: TrainConfig, comp: Competition, device: torch.device) -> Splits:
-    """The chosen classes' train images, split into train and validation, on ``device``."""
+    """The chosen classes' train images, split into train and validation, on ``device``.
+
+    Pseudo-labelled test images join the end of the train split; the validation split is the
+    one the run has without them.
+    """
     from toolkit.data import select_classes, split_validation
+    from toolkit.train.pseudo import pseudo_labels
 
     x_all, y_all, classes = select_classes(comp, config.classes)
-    tr, va = split_validation(y_all, config.val_fraction, config.seed, names=classes)
+    tr, va = split_validation(
+        y_all,
+        config.val_fraction,
+        config.seed,
+        names=classes,
+        folds=config.folds,
+        fold=config.fold,
+    )
+    pseudo = pseudo_labels(config, comp)
 
-    def images(idx: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(x_all[idx])).to(device)
+    def images(idx: np.ndarray, extra: np.ndarray | None = None) -> torch.Tensor:
+        x = x_all[idx] if extra is None else np.concatenate([x_all[idx], extra])
+        return torch.from_numpy(np.ascontiguousarray(x)).to(device)
 
-    def labels(idx: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(y_all[idx].astype(np.int64)).to(device)
+    def labels(idx: np.ndarray, extra: np.ndarray | None = None) -> torch.Tensor:
+        y = y_all[idx] if extra is None else np.concatenate([y_all[idx], extra])
+        return torch.from_numpy(y.astype(np.int64)).to(device)
 
-    return Splits(classes, images(tr), labels(tr), images(va), labels(va))
+    x_extra, y_extra = (None, None) if pseudo is None else (pseudo.x, pseudo.y)
+    return Splits(
+        classes,
+        images(tr, x_extra),
+        labels(tr, y_extra),
+        images(va),
+        labels(va),
+        pseudo_labels=None if pseudo is None else pseudo.record(),
+    )
 
 
 def build_model(config: TrainConfig, splits: Splits, device: torch.device) -> Model:

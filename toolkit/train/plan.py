@@ -181,12 +181,18 @@ def _stage(
 
 
 def train_split_size(config: TrainConfig, comp: Competition) -> tuple[int, int]:
-    """(images in the train split, number of classes) of ``config`` on ``comp``; labels only."""
+    """(images in the train split, number of classes) of ``config`` on ``comp``; labels only.
+
+    Pseudo-labelled test images count: their source's probabilities (or CSV) are read, no image.
+    """
     from toolkit.data import class_subset, split_validation
+    from toolkit.train.pseudo import pseudo_count
 
     _, y, classes = class_subset(comp, config.classes)
-    train_idx, _ = split_validation(y, config.val_fraction, config.seed, names=classes)
-    return len(train_idx), len(classes)
+    train_idx, _ = split_validation(
+        y, config.val_fraction, config.seed, names=classes, folds=config.folds, fold=config.fold
+    )
+    return len(train_idx) + pseudo_count(config, comp), len(classes)
 
 
 def plugin_kinds(config: TrainConfig, num_classes: int) -> Kinds:

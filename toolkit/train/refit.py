@@ -6,8 +6,9 @@ turns a finished run's record into the config of its refit: the same plugins and
 ``val_fraction = 0`` (no validation split: the last weights are kept), no budget, and each
 stage fixed to the number of optimisation steps the run took (read from its ``metrics.csv``
 rows), so the refit sees the same number of batches, each drawn from 11% more images at the
-default split. The refit's ``run.json`` says ``refit_of``; a submission from it says so in
-its provenance.
+default split. A cross-validation (``tk train --folds K``) is refitted as one model on every
+image, for the steps of its first fold (``rows`` are that fold's). The refit's ``run.json``
+says ``refit_of``; a submission from it says so in its provenance.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def refit_config(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
             f"run {run_id} is {record.get('status')}; refit a completed run (tk runs lists them)."
         )
     config = TrainConfig.from_dict(record.get("config") or {})
-    if config.val_fraction == 0:
+    if not config.has_validation:
         raise ToolkitError(
             f"run {run_id} already trained on every image (val_fraction = 0); submit it as it is."
         )
@@ -38,6 +39,8 @@ def refit_config(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
     first_stage = next(iter(steps))
     changes: dict[str, Any] = {
         "val_fraction": 0.0,
+        "folds": 0,  # a cross-validation's refit is one model on every image
+        "fold": 0,
         "budget": 0.0,
         "early_stopping": "none",
         "autosize": False,  # the run's width is in its encoder_params already

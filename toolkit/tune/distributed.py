@@ -45,6 +45,14 @@ def run_distributed(
     Returns rank 0's count of finished trials; the other ranks count the trials they trained
     without an error.
     """
+    from toolkit.errors import ToolkitError
+    from toolkit.tune.folds import study_folds
+
+    if study_folds(spec.fixed, [p.fixed for p in spec.pipelines]) >= 2:
+        raise ToolkitError(
+            "k-fold studies (folds) train one process per fold; tune them without torchrun "
+            "(several workers: tk tune --workers N)."
+        )
     device = local_device(_device(spec), world)
     with process_group(world, device, timeout=WAIT) as joined:
         if joined.is_main:

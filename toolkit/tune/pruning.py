@@ -17,6 +17,12 @@ the scores recorded at that rung so far, so about a ninth of the trials train to
 ``hyperband`` runs several such brackets, one of which never prunes, and saves less;
 ``median`` prunes a trial whose best score so far is below the median of the completed trials
 at the same evaluation.
+
+Trials that are k-fold cross-validations (``folds = K``) report one score per fold instead,
+numbered by fold (0..K-1), and use ``wilcoxon`` (their default): Optuna's
+:class:`~optuna.pruners.WilcoxonPruner`, built for this, prunes a trial when a one-sided
+Wilcoxon signed-rank test over the folds reported so far says it is worse than the best trial
+(p < 0.1; with 5 folds that needs 4 folds all worse), and not while its mean is the better.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 
 REDUCTION_FACTOR = 3  # asha and hyperband: a third of the trials go on at each rung
 RUNGS_BELOW_END = 2  # asha: its first rung at R / 3**2, so two rungs fit before the end
+WILCOXON_P = 0.1  # wilcoxon: prune when worse than the best at this p-value (Optuna's default)
 MAX_PLANS = 64  # study_resources: searched length settings tried at most this many ways
 
 # Training fields that change how many evaluations a trial makes (with the data's size).
@@ -87,6 +94,12 @@ def make_pruner(name: str, resources: Iterable[int] | None = None) -> optuna.pru
         )
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if name == "wilcoxon":
+        import warnings
+
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.6; pinned by our range
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=WILCOXON_P)
     if name == "none":
         return optuna.pruners.NopPruner()
     raise ValueError(f"unknown pruner {name!r}; valid: {', '.join(PRUNERS)}")

@@ -112,7 +112,7 @@ def top_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:
     """Run folders of the ``k`` best complete trials that still have a checkpoint, best first."""
     from optuna.trial import TrialState
 
-    from toolkit.runs.store import CHECKPOINT
+    from toolkit.runs.cv import has_weights
 
     s = load(study, storage)
     complete = sorted(
@@ -127,7 +127,7 @@ def top_runs(study: str, storage: str | None = None, k: int = 1) -> list[str]:
     paths = [
         t.user_attrs["run_path"]
         for t in complete
-        if (Path(t.user_attrs["run_path"]) / CHECKPOINT).exists()
+        if has_weights(Path(t.user_attrs["run_path"]))  # a cross-validation's: every fold
     ]
     if not paths:
         raise ToolkitError(

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkit.runs.store import CHECKPOINT
+from toolkit.runs.cv import weight_files
 
 if TYPE_CHECKING:
     import optuna
@@ -34,9 +34,12 @@ def prune_checkpoints(study: optuna.Study, keep: int) -> list[str]:
         path = t.user_attrs.get("run_path")
         if not path:
             continue
-        weights = Path(path) / CHECKPOINT
-        if weights.exists():
-            with contextlib.suppress(FileNotFoundError):
-                weights.unlink()
+        gone = False
+        for weights in weight_files(Path(path)):  # a cross-validation's: one per fold
+            if weights.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    weights.unlink()
+                gone = True
+        if gone:
             removed.append(str(t.user_attrs.get("run_id", path)))
     return removed

@@ -8,7 +8,8 @@ Example (complete ones ship in ``toolkit/studies/``; ``tk study new`` copies one
     trials = 12                   # finished trials wanted, across all workers
     metric = "log_loss"           # optional; default: by the submission's shape
     timeout = "10m"               # optional wall-clock limit per worker
-    pruner = "asha"               # asha | hyperband | median | none
+    pruner = "asha"               # asha | hyperband | median | wilcoxon | none
+    folds = 5                     # optional: k-fold trials (pruner: wilcoxon by default)
     sampler = "tpe"               # tpe | random
     keep_checkpoints = 3          # checkpoints kept for the best trials
 
@@ -45,9 +46,11 @@ from typing import Any
 from toolkit.errors import ToolkitError
 from toolkit.registry import Dimension, dimension_from_dict
 from toolkit.train.config import PLUGIN_SECTIONS, SettingKey, setting_key
+from toolkit.tune.folds import FOLD_PRUNERS, check_fold_pruner, spec_folds, study_folds
 from toolkit.tune.study_files import find_study
 
-PRUNERS = ("asha", "hyperband", "median", "none")  # built by toolkit.tune.pruning.make_pruner
+# built by toolkit.tune.pruning.make_pruner
+PRUNERS = ("asha", "hyperband", "median", "wilcoxon", "none")
 DEFAULT_PRUNER = "asha"
 
 STUDY_KEYS = {
@@ -62,6 +65,7 @@ STUDY_KEYS = {
     "objective",
     "direction",
     "metric",
+    "folds",
 }
 PIPELINE_KEYS = {"encoder", "loss", "head", "fixed", "space", "default_space", "name"}
 
@@ -90,7 +94,8 @@ class StudySpec:
     competition: str | None = None  # folder; the CLI argument wins
     trials: int = 20  # finished (complete or pruned) trials wanted in total
     timeout: float | None = None  # seconds per worker, or None
-    pruner: str = DEFAULT_PRUNER  # asha | hyperband | median | none (toolkit.tune.pruning)
+    # asha | hyperband | median | wilcoxon | none (toolkit.tune.pruning); wilcoxon with folds
+    pruner: str = DEFAULT_PRUNER
     sampler: str = "tpe"  # tpe | random
     seed: int | None = None  # sampler seed (None: random)
     keep_checkpoints: int = 3  # best trials whose checkpoints are kept
@@ -135,7 +140,13 @@ def with_fixed(spec: StudySpec, settings: Mapping[str, Any]) -> StudySpec:
     fixed = dict(spec.fixed)
     for raw, value in settings.items():
         fixed[_spelling(setting_key(raw))] = value
-    return replace(spec, fixed=fixed)
+    out = replace(spec, fixed=fixed)
+    if (
+        study_folds(out.fixed, [p.fixed for p in out.pipelines]) >= 2
+        and out.pruner not in FOLD_PRUNERS
+    ):
+        out = replace(out, pruner="wilcoxon")  # trials now report per fold, not per epoch
+    return out
 
 
 def load_spec(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> StudySpec:
@@ -180,6 +191,8 @@ def parse_spec(
             f"{where}: unknown [study] key(s) {sorted(bad)}; valid: {sorted(STUDY_KEYS)}."
         )
     fixed = _settings(_table(data, "fixed", where), where)
+    if "folds" in study:  # [study] folds = K: every trial a K-fold cross-validation
+        fixed["folds"] = _number(study["folds"], "folds", where, integer=True)
     shared_space = _space(_table(data, "space", where), where)
     raw_pipelines = data.get("pipelines")
     if not isinstance(raw_pipelines, list) or not raw_pipelines:
@@ -212,12 +225,14 @@ def parse_spec(
         raise ToolkitError(f"{where}: trials must be at least 1, got {trials}.")
     if keep < 1:
         raise ToolkitError(f"{where}: keep_checkpoints must be at least 1, got {keep}.")
-    pruner = str(study.get("pruner", DEFAULT_PRUNER))
+    folds = spec_folds(fixed, pipelines, shared_space, where)
+    pruner = str(study.get("pruner", "wilcoxon" if folds >= 2 else DEFAULT_PRUNER))
     sampler = str(study.get("sampler", "tpe"))
     if pruner not in PRUNERS:
         raise ToolkitError(
             f"{where}: pruner must be {', '.join(PRUNERS[:-1])} or {PRUNERS[-1]}, not {pruner!r}."
         )
+    check_fold_pruner(pruner, folds, where)
     if sampler not in ("tpe", "random"):
         raise ToolkitError(f"{where}: sampler must be tpe or random, not {sampler!r}.")
     if study.get("objective", "val_score") not in ("val_score", "val_acc"):
@@ -333,7 +348,7 @@ def _check_settings(
                 validate(cfg)
         except ToolkitError as err:
             raise ToolkitError(f"{where}: {err}") from None
-        if cfg.val_fraction == 0:
+        if not cfg.has_validation:
             raise ToolkitError(
                 f"{where}: val_fraction = 0 leaves no validation split to compare trials on; "
                 "tune with val_fraction > 0, then `tk refit` the best run on every image."

@@ -192,18 +192,27 @@ def run_trial(
             trial.set_user_attr("run_id", run_id)
             trial.set_user_attr("run_path", path)
 
+        def on_fold(fold: int, value: float) -> bool:
+            """A k-fold trial's hook: one report per fold (WilcoxonPruner pairs them)."""
+            trial.report(value, fold)
+            if fold < config.folds - 1 and trial.should_prune():
+                trial.set_user_attr("pruned_at_fold", fold + 1)
+                return True
+            return False
+
         trial.set_user_attr("pipeline", pipeline.label)
-        trial.set_user_attr("planned_evals", planned)
+        trial.set_user_attr("planned_evals", config.folds if config.folds >= 2 else planned)
         if announce is not None:
             announce(config)
-        result = train(
-            config,
-            comp,
-            quiet=quiet,
-            report=report,
-            on_run=on_run,
-            extra={"study": spec.name, "trial": trial.number, "storage": redact(url)},
-        )
+        extra = {"study": spec.name, "trial": trial.number, "storage": redact(url)}
+        if config.folds >= 2:  # k-fold: the trial is a cross-validation, scored per fold
+            from toolkit.train.kfold import train_folds
+
+            result = train_folds(
+                config, comp, quiet=quiet, on_fold=on_fold, on_run=on_run, extra=extra
+            )
+        else:
+            result = train(config, comp, quiet=quiet, report=report, on_run=on_run, extra=extra)
         trial.set_user_attr("metrics", result.metrics)
         metrics = result.metrics
         study.tell(trial, float(metrics.get("val_score", metrics["val_acc"])))
