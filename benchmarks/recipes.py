@@ -8,6 +8,12 @@ is shaped to end with it; with ``--epochs`` every candidate trains that many epo
 validation and test accuracy (the answer key, when the competition has one), epochs trained,
 images/s and seconds. This is the script whose numbers chose the recipes in
 ``toolkit/train/recipes.py`` (see docs/BENCHMARKS.md).
+
+The competitors' techniques (issue 15) are candidates too, each the recipe plus one setting:
+``ft-mixup``, ``ft-cutmix``, ``ft-ema``, ``ft-average5`` (SWA-style average of the last 5
+evaluations), ``ft-folds5`` (a 5-fold cross-validation sharing the budget; its test accuracy
+is the 5 models' average) and ``ft-pseudo`` (pseudo-labels from the ``fastnet-finetune`` run
+of the same invocation, which must come first; its own budget does not count that run's).
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "fastnet-supcon-probe": ("fastnet-supcon-probe", {}),
     "supcon-temp0.2": ("fastnet-supcon-probe", {"loss.temperature": 0.2}),
     "supcon-adam": ("fastnet-supcon-probe", {"optimizer": "adam", "lr": 2e-3}),
+    # what winning competitors do (issue 15), each on top of the recipe
+    "ft-mixup": ("fastnet-finetune", {"mixup": 0.2}),
+    "ft-cutmix": ("fastnet-finetune", {"cutmix": 1.0}),
+    "ft-ema": ("fastnet-finetune", {"ema": 0.99}),
+    "ft-average5": ("fastnet-finetune", {"average_last": 5}),
+    "ft-folds5": ("fastnet-finetune", {"folds": 5}),
+    "ft-folds3": ("fastnet-finetune", {"folds": 3}),
+    "ft-pseudo": ("fastnet-finetune", {"pseudo_labels": "@fastnet-finetune"}),
 }
 
 
@@ -57,24 +71,53 @@ def config_of(name: str, budget: float, epochs: float) -> Any:
     return apply_overrides(base, sets)
 
 
-def run(competition: Any, name: str, budget: float, epochs: float) -> dict[str, Any]:
+def run(
+    competition: Any, name: str, budget: float, epochs: float, runs: Path, made: dict[str, str]
+) -> dict[str, Any]:
+    """Train candidate ``name`` into ``runs``; ``made`` maps candidates already trained in
+    this invocation to their run folders (``@name`` in a setting stands for one)."""
+    import dataclasses
+
     from toolkit.train import train
+    from toolkit.train.kfold import train_folds
 
     cfg = config_of(name, budget, epochs)
-    with tempfile.TemporaryDirectory() as runs:
-        t0 = time.perf_counter()
-        result = train(cfg, competition, quiet=True, runs_root=Path(runs))
-        seconds = time.perf_counter() - t0
-        record = json.loads((Path(str(result.path)) / "run.json").read_text())
-    n_train = len(competition.y_train) * (1 - cfg.val_fraction)
+    if cfg.pseudo_labels.startswith("@"):
+        source = cfg.pseudo_labels[1:]
+        if source not in made:
+            raise SystemExit(f"{name} takes pseudo-labels from {source}: list {source} first")
+        cfg = dataclasses.replace(cfg, pseudo_labels=made[source])
+    t0 = time.perf_counter()
+    if cfg.folds >= 2:
+        result = train_folds(cfg, competition, quiet=True, runs_root=runs)
+    else:
+        result = train(cfg, competition, quiet=True, runs_root=runs)
+    seconds = time.perf_counter() - t0
+    made[name] = str(result.path)
+    record = json.loads((Path(str(result.path)) / "run.json").read_text())
+    members = [record]
+    if record.get("kind") == "cv":
+        members = [
+            json.loads((Path(str(result.path)) / f["id"] / "run.json").read_text())
+            for f in record["folds"]
+        ]
+    images = sum(r["images_seen"] for r in members)
+    n_train = sum(r["split_sizes"]["train"] for r in members) / len(members)
     m = result.metrics
-    return {
+    out = {
         "val_acc": m.get("val_acc"),
         "test_acc": m.get("test_acc"),
         "seconds": round(seconds, 1),
-        "epochs": round(record["images_seen"] / n_train, 1),
-        "images_per_s": round(record["images_seen"] / seconds, 1),
+        "epochs": round(images / n_train / len(members), 1),  # per model
+        "images_per_s": round(images / seconds, 1),
     }
+    for key in ("val_score_std", "oof_score"):
+        if key in m:
+            out[key] = m[key]
+    for key in ("ema", "average_last", "pseudo_labels"):
+        if key in record:
+            out[key] = record[key]
+    return out
 
 
 def main() -> None:
@@ -86,6 +129,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny generated set, 2 candidates")
     parser.add_argument("--root", type=Path, default=None, help="where --smoke writes its data")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep-runs", type=Path, default=None, help="keep the run folders here")
     args = parser.parse_args()
     from toolkit.data import load_competition
 
@@ -96,15 +140,18 @@ def main() -> None:
 
         root = args.root or Path(tempfile.mkdtemp())
         competition, _, _ = ensure_competition(root / "tiny", Spec(n_train=400, n_test=50))
-        only, args.epochs = "fastnet-finetune,fastnet-supcon-probe", 1.0
+        only, args.epochs = "fastnet-finetune,fastnet-supcon-probe,ft-folds3,ft-pseudo", 1.0
     if competition is None:
         parser.error("give a competition folder (or --smoke)")
     comp = load_competition(competition)
     names = [n for n in only.split(",") if n] or list(CANDIDATES)
     results: dict[str, dict[str, Any]] = {}
-    for name in names:
-        results[name] = run(comp, name, args.budget, args.epochs or 8.0)
-        print(json.dumps({name: results[name]}), flush=True)
+    made: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = args.keep_runs or Path(tmp)
+        for name in names:
+            results[name] = run(comp, name, args.budget, args.epochs or 8.0, runs, made)
+            print(json.dumps({name: results[name]}), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -30,9 +30,11 @@ def test_budget_smoke(tmp_path: Path) -> None:
 
 def test_recipes_smoke(tmp_path: Path) -> None:
     result = run_smoke("recipes.py", tmp_path)
-    assert set(result) == {"fastnet-finetune", "fastnet-supcon-probe"}
+    assert set(result) == {"fastnet-finetune", "fastnet-supcon-probe", "ft-folds3", "ft-pseudo"}
     for entry in result.values():
         assert 0.0 <= entry["test_acc"] <= 1.0 and entry["epochs"] > 0
+    assert result["ft-folds3"]["oof_score"] >= 0  # three models, out-of-fold predictions
+    assert result["ft-pseudo"]["pseudo_labels"]["kind"] == "run"
 
 
 def test_gpu_script_runs_on_cpu(tmp_path: Path) -> None:
