@@ -156,3 +156,14 @@ def test_a_budget_is_shared_by_the_folds(digits: Competition, tmp_path: Path) ->
     ]
     assert budgets[0] == pytest.approx(15.0, abs=0.5)  # half of it for each of two
     assert budgets[1] <= 15.0 and sum(budgets) <= 30.0  # a fold ending early gives nothing
+
+
+def test_a_cross_validation_is_a_pseudo_label_source(cv_run: Path, digits: Competition) -> None:
+    from toolkit.train.pseudo import pseudo_labels
+
+    cfg = TrainConfig(**{**TINY, "pseudo_labels": str(cv_run), "pseudo_threshold": 0.6})
+    found = pseudo_labels(cfg, digits)
+    assert found is not None
+    mean = np.load(cv_run / "test_probs.npy")  # the folds' average
+    rows = np.flatnonzero(mean.max(1) >= 0.6)
+    assert np.array_equal(found.index, rows) and np.array_equal(found.y, mean[rows].argmax(1))

@@ -5,7 +5,7 @@
 the threshold join the run's train split, labelled with their most probable class.
 :func:`toolkit.train.parts.load_splits` appends them to the train split only. The validation
 split is exactly the one the run has without them, so runs with and without pseudo-labels are
-scored on the same images and compare (``tk noise``); a pseudo-labelled image never enters a
+scored on the same images and compare (``tk runs``: vs best); a pseudo-labelled image never enters a
 validation or out-of-fold score. Zero images passing the threshold is no error: the run trains
 as it would without pseudo-labels and its record says ``images: 0``.
 
@@ -16,7 +16,7 @@ contract does not ask of them.
 Sources (:func:`pseudo_labels` tells them apart):
 
 - a run: its id, a unique prefix or short id of it (under ``$TOOLKIT_RUNS`` or ``./runs``), or
-  its folder. Its ``test_probs.npy`` holds one row per test image in the competition's test
+  its folder; a cross-validation (``tk train --folds K``) gives its folds' average. Its ``test_probs.npy`` holds one row per test image in the competition's test
   order. The run must have been trained on the same files (its data fingerprint; a run at
   another image size is checked by reloading the competition at its size, from the cache when
   it is still there) and on the same class list as this run (``data.classes``).
@@ -172,11 +172,13 @@ def _find_run(source: str) -> RunDir:
 def _run_probabilities(run: RunDir, comp: Competition, classes: list[str]) -> np.ndarray:
     """The run's test probabilities (M, K), checked to be this competition's test rows and
     this run's classes."""
+    from toolkit.runs import cv
     from toolkit.runs.checkpoint import read_meta
 
     record = run.read()
     _check_data(run, record, comp)
-    theirs = [str(c) for c in read_meta(run).get("classes") or []]
+    described = cv.fold_runs(run, record)[0] if cv.is_group(record) else run  # a k-fold's folds
+    theirs = [str(c) for c in read_meta(described).get("classes") or []]
     if theirs != classes:
         raise ToolkitError(
             f"pseudo_labels: run {run.id} predicts {len(theirs)} classes ({_few(theirs)}) but "
