@@ -5,9 +5,9 @@
 the threshold join the run's train split, labelled with their most probable class.
 :func:`toolkit.train.parts.load_splits` appends them to the train split only. The validation
 split is exactly the one the run has without them, so runs with and without pseudo-labels are
-scored on the same images and compare (``tk runs``: vs best); a pseudo-labelled image never enters a
-validation or out-of-fold score. Zero images passing the threshold is no error: the run trains
-as it would without pseudo-labels and its record says ``images: 0``.
+scored on the same images and compare (``tk runs``: vs best); a pseudo-labelled image never
+enters a validation or out-of-fold score. Zero images passing the threshold is no error: the
+run trains as it would without pseudo-labels and its record says ``images: 0``.
 
 The labels are hard (one class per image). Soft targets (the source's probability vector)
 would need every loss plugin to accept probabilities instead of class indices, which the loss
@@ -16,10 +16,11 @@ contract does not ask of them.
 Sources (:func:`pseudo_labels` tells them apart):
 
 - a run: its id, a unique prefix or short id of it (under ``$TOOLKIT_RUNS`` or ``./runs``), or
-  its folder; a cross-validation (``tk train --folds K``) gives its folds' average. Its ``test_probs.npy`` holds one row per test image in the competition's test
-  order. The run must have been trained on the same files (its data fingerprint; a run at
-  another image size is checked by reloading the competition at its size, from the cache when
-  it is still there) and on the same class list as this run (``data.classes``).
+  its folder; a cross-validation (``tk train --folds K``) gives its folds' average. Its
+  ``test_probs.npy`` holds one row per test image in the competition's test order. The run
+  must have been trained on the same files (its data fingerprint; a run at another image size
+  is checked by reloading the competition at its size, from the cache when it is still there)
+  and on the same class list as this run (``data.classes``).
 - a submission CSV: a path ending ``.csv``. Its rows are matched to the test ids by its first
   column, and its value cells are read by the competition's submission shape (the
   ``submission.*`` settings, else its ``sample_submission.csv``): ``label`` is a one-hot row,
