@@ -60,7 +60,11 @@ def tune_command(
     ] = None,
     pruner: Annotated[
         str | None,
-        typer.Option("--pruner", help="asha, hyperband, median or none (default: the study's)."),
+        typer.Option(
+            "--pruner",
+            help="asha, hyperband, median, wilcoxon (k-fold studies) or none (default: the "
+            "study's).",
+        ),
     ] = None,
     seed: Annotated[int | None, seed_option("Sampler seed (default: the study's).")] = None,
     metric: Annotated[
