@@ -167,3 +167,21 @@ def test_a_cross_validation_is_a_pseudo_label_source(cv_run: Path, digits: Compe
     mean = np.load(cv_run / "test_probs.npy")  # the folds' average
     rows = np.flatnonzero(mean.max(1) >= 0.6)
     assert np.array_equal(found.index, rows) and np.array_equal(found.y, mean[rows].argmax(1))
+
+
+def test_tk_predict_averages_the_folds(cv_run: Path, tmp_path: Path, digits: Competition) -> None:
+    from PIL import Image
+
+    from toolkit.submit.folder_predict import predict_folder
+    from toolkit.submit.predict import predict_members, read_members
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.ascontiguousarray(digits.x_test[i, 0])).save(folder / f"{i}.png")
+    found = predict_folder(str(cv_run), folder, device="cpu")
+    assert found.run_id == cv_run.name and found.probs.shape == (4, digits.num_classes)
+    members = read_members([str(cv_run)])
+    assert len(members) == 3
+    expected = predict_members(members, np.ascontiguousarray(digits.x_test[:4]), None, "cpu")
+    assert np.allclose(found.probs, expected, atol=1e-5)  # PNG is lossless: the same pixels

@@ -81,16 +81,17 @@ def predict_folder(
     paths = list_images(folder)
     if not paths:
         raise ToolkitError(f"{folder} holds no image files (PNG, JPEG, ...); add some.")
-    member = read_members([resolve_source(source, storage)])[0]
-    x = decode_as_run(paths, folder, member)
-    views = member_tta(member, tta)
-    probs = predict_members([member], x, [views], device)  # (N, K)
+    members = read_members([resolve_source(source, storage)])  # a k-fold run: its K folds
+    member = members[0]
+    x = decode_as_run(paths, folder, member)  # the folds share the image size
+    views = [member_tta(m, tta) for m in members]
+    probs = predict_members(members, x, views, device)  # (N, K): the folds' mean
     return FolderPrediction(
-        run_id=member.run.id,
+        run_id=member.group or member.run.id,
         files=[p.name for p in paths],
         classes=member.classes,
         probs=probs,
-        tta=views.to_dict() if views else None,
+        tta=views[0].to_dict() if views[0] else None,
     )
 
 
