@@ -244,7 +244,8 @@ class Sandbox:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """Digits, one run, a two-trial study and a submission from it, in a temporary folder."""
+    """Digits, one run, a two-trial study and a submission from it, and a study whose greedy
+    soup beats its best trial, in a temporary folder."""
     from tests.tune.conftest import write_study
     from toolkit.data import load_competition, make_example
     from toolkit.submit import make_submission, study_runs
@@ -263,6 +264,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         spec = load_spec(write_study(root, name="js", trials=2, epochs=2))
         tune(spec, str(digits), quiet=True)
         result = make_submission(study_runs("js", None, 1), None, study="js")
+        from tests.tune.test_soup import write_soup_study
+
+        tune(load_spec(write_soup_study(root)), str(digits), quiet=True)  # tk soup's study
         yield Sandbox(root, digits, run.run_id, "js", result.csv_path)
 
 
@@ -290,6 +294,7 @@ COMMANDS: dict[str, Callable[[Sandbox], list[str]]] = {
     "tk study show": lambda s: ["study", "show", s.study],
     "tk submit": lambda s: ["submit", "--run", s.run_id],
     "tk score": lambda s: ["score", str(s.csv)],
+    "tk soup": lambda s: ["soup", "soup"],
     "tk leaderboard": lambda s: ["leaderboard"],
     "tk assignment": lambda s: ["assignment", str(s.digits), "--budget", "4s", "--quiet"],
 }

@@ -21,6 +21,7 @@ from toolkit.cli import plugins as plugins_cmd
 from toolkit.cli import predict as predict_cmd
 from toolkit.cli import refit as refit_cmd
 from toolkit.cli import report as report_cmd
+from toolkit.cli import soup as soup_cmd
 from toolkit.cli import submit as submit_cmd
 from toolkit.cli import train as train_cmd
 from toolkit.cli import tune as tune_cmd
@@ -54,6 +55,7 @@ app.command("score")(submit_cmd.score_command)
 app.command("leaderboard")(submit_cmd.leaderboard_command)
 app.command("tune")(tune_cmd.tune_command)
 app.add_typer(tune_cmd.study_app, name="study")
+app.command("soup")(soup_cmd.soup_command)
 app.command("report")(report_cmd.report_command)
 
 

@@ -1,14 +1,18 @@
 """The optimisation loop: :func:`fit` runs one stage of a run's plan to its end.
 
-A stage (:class:`Stage`) is a :class:`~toolkit.train.plan.StagePlan` (how long, which learning
-rate, how often to evaluate) plus what :mod:`toolkit.train.stages` built for it: the modules and
-parameter groups it trains, its step (index batch -> loss), its batches and its evaluation.
+A stage (:class:`~.stage.Stage`) is a :class:`~toolkit.train.plan.StagePlan` (how long,
+which learning rate, how often to evaluate) plus what :mod:`toolkit.train.stages` built for it:
+the modules and parameter groups it trains, its step (index batch -> loss), its batches and its
+evaluation.
 Each step sets the scheduled learning rate, adds the L2 penalty, and steps the optimiser; every
 ``eval_every`` steps the stage is scored, the best weights are kept (and restored at the end),
 early stopping is asked, and the tuner's hook may prune the run (:class:`Pruned`). With
 ``config.ema`` the weights' moving average (:mod:`.ema`) is updated after each step and is what
-the evaluations score and keep, until the stage's end weighs the raw weights against it; a
-stage with mixing (:mod:`.mixing`) is told its progress before each step.
+the evaluations score and keep, until the stage's end weighs the raw weights against it. With
+``config.average_last`` the weights of the stage's last N evaluations (:mod:`.averaging`) are
+averaged at its end and kept only when the mean scores better on validation (this scoring is
+not an evaluation: no metrics row, nothing reported to the pruner). A stage with mixing
+(:mod:`.mixing`) is told its progress before each step.
 
 Under ``torchrun`` (:mod:`.distributed`) every rank runs the same loop on its shard of each
 batch with DistributedDataParallel; rank 0 evaluates and decides, and the ranks agree on the
@@ -22,8 +26,7 @@ import functools
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -32,70 +35,19 @@ from torch import nn
 from toolkit.errors import ToolkitError
 from toolkit.runs import checkpoint as ckpt
 from toolkit.runs.store import RunDir
-from toolkit.runs.tensorboard import EventLog
+from toolkit.train.averaging import WeightAverage
 from toolkit.train.config import TrainConfig
-from toolkit.train.distributed import ABORT, GO, SINGLE, STOP, World, wrap
+from toolkit.train.distributed import ABORT, GO, STOP, wrap
 from toolkit.train.ema import EMA
-from toolkit.train.mixing import Mixing
-from toolkit.train.plan import StagePlan
-from toolkit.train.progress import Progress
 from toolkit.train.schedule import EarlyStopping, lr_factor
+from toolkit.train.stage import Context, Stage
+from toolkit.train.stage import Report as Report  # re-exported: the trainer's hook type
 
-# The tuner's hook: called with (evaluation index, value) after each evaluation that reports a
-# value; returning True prunes the run (training stops and raises Pruned).
-Report = Callable[[int, float], bool]
 METRICS_EVERY_S = 2.0  # metrics.csv is rewritten at most this often during training
 
 
 class Pruned(Exception):
     """The tuner's hook asked to stop this run: it is recorded as pruned, not failed."""
-
-
-@dataclass
-class Stage:
-    """One stage of the plan, ready to run: what to train, how to step, how to score."""
-
-    plan: StagePlan  # name, length, learning rate, evaluations, L2, budget share
-    modules: list[nn.Module]  # trained, and snapshotted when the score improves
-    groups: list[tuple[list[nn.Parameter], float]]  # (params, lr multiplier)
-    step: Callable[[torch.Tensor], torch.Tensor]  # index batch -> scalar loss
-    batches: Callable[[torch.Generator], Iterator[torch.Tensor]]  # one epoch of index batches
-    # Must return "score" (higher is better; decides the best weights; None without a
-    # validation split: the last weights are kept) and may return "value" (the metric as
-    # reported to the pruner and shown; None: not reported).
-    evaluate: Callable[[], dict[str, Any]]
-    deadline: float | None = None  # time.perf_counter() at which the stage's budget ends
-    eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_score: float = -math.inf
-    mixing: Mixing | None = None  # mixup/CutMix of the step's batches; told the progress
-    ema: EMA | None = None  # the weights' moving average (config.ema > 0; set by fit)
-
-    @property
-    def name(self) -> str:
-        return self.plan.name
-
-
-@dataclass
-class Context:
-    """What every stage shares: config, run folder, metrics rows, progress, timers."""
-
-    config: TrainConfig
-    run: RunDir | None
-    progress: Progress
-    report: Report | None
-    device: torch.device
-    autocast: Callable[[], Any]
-    t0: float
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    evals: int = 0
-    metrics_written: float = 0.0  # perf_counter() of the last metrics.csv write
-    steps: int = 0
-    images: int = 0
-    world: World = SINGLE  # under torchrun: this rank; rank 0 evaluates, logs and reports
-    lr: float = 0.0  # the latest step's learning rate (before each group's scale): metrics' lr
-    events: EventLog | None = None  # TensorBoard event file of the run, when it logs one
-    ema: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage: EMA or raw kept
 
 
 def fit(stage: Stage, ctx: Context) -> None:
@@ -113,12 +65,19 @@ def fit(stage: Stage, ctx: Context) -> None:
     if ctx.world.distributed:  # each rank steps on its shard; DDP averages the gradients
         params = [p for ps, _ in stage.groups for p in ps]
         step_fn = wrap(stage.modules, params, stage.step, ctx.world, ctx.device)
-    # Rank 0 evaluates, so it alone keeps the average (DDP keeps the ranks' weights equal).
-    stage.ema = EMA(stage.modules, cfg.ema) if cfg.ema > 0 and ctx.world.is_main else None
+    # Rank 0 evaluates, so it alone keeps the averages (DDP keeps the ranks' weights equal).
+    main = ctx.world.is_main
+    stage.ema = EMA(stage.modules, cfg.ema) if cfg.ema > 0 and main else None
+    averaging = cfg.average_last >= 2
+    stage.average = WeightAverage(stage.modules, cfg.average_last) if averaging and main else None
     try:
         _loop(stage, ctx, optimizer, stopper, gen, total, eval_every, weights, step_fn)
-        if cfg.ema > 0:  # the last raw weights against the best EMA weights, on validation
-            keep = functools.partial(_raw_or_ema, stage, ctx)
+        # At the end, each on validation: the last raw weights against the best EMA weights,
+        # then the mean of the last evaluations' weights against the best kept so far.
+        choices = [_raw_or_ema] if cfg.ema > 0 else []
+        choices += [_average_or_best] if averaging else []
+        for choice in choices:
+            keep = functools.partial(choice, stage, ctx)
             if ctx.world.distributed:
                 _decided_on_rank0(stage, ctx, keep)
             else:
@@ -220,7 +179,8 @@ def _evaluate(
     """Score the stage, keep the best weights, log and report; True when early stopping fires.
 
     With an EMA its weights are the ones scored and kept (:func:`_raw_or_ema` weighs the raw
-    ones at the stage's end).
+    ones at the stage's end); with ``average_last`` the weights scored are also snapshotted
+    for the stage's average (:func:`_average_or_best`).
     """
     t_eval = time.perf_counter()
     stop = False
@@ -233,6 +193,8 @@ def _evaluate(
                 stage.best_state = _snapshot(stage.modules)
         elif stage.ema is not None:  # the last EMA weights, as there is nothing to compare
             stage.best_state = _snapshot(stage.modules)
+        if stage.average is not None:
+            stage.average.add()
     stage.eval_s = time.perf_counter() - t_eval
     for m in stage.modules:
         m.train()
@@ -264,6 +226,24 @@ def _raw_or_ema(stage: Stage, ctx: Context) -> bool:
     return False
 
 
+def _average_or_best(stage: Stage, ctx: Context) -> bool:
+    """At the end of a stage with ``average_last``: the mean of its last evaluations' weights
+    against the best kept (:meth:`~.averaging.WeightAverage.weigh`), recorded in
+    ``ctx.averaging``. No evaluation: no metrics row, no report to the pruner. Returns False
+    (for :func:`_decided_on_rank0`: nothing to stop)."""
+    assert stage.average is not None
+    record, state = stage.average.weigh(
+        lambda: stage.evaluate()["score"], stage.best_score, lambda: _snapshot(stage.modules)
+    )
+    for m in stage.modules:
+        m.train()
+    if state is not None:
+        stage.best_state = state
+        stage.best_score = record.get("average_score", stage.best_score)
+    ctx.averaging[stage.name] = record
+    return False
+
+
 def _decided_on_rank0(stage: Stage, ctx: Context, evaluate: Callable[[], bool]) -> bool:
     """Under DDP: rank 0 evaluates and decides, the other ranks wait for its decision.
 
@@ -286,9 +266,9 @@ def _decided_on_rank0(stage: Stage, ctx: Context, evaluate: Callable[[], bool]) 
 
 
 def _eval_aware(stage: Stage) -> float | None:
-    """The deadline for training steps: early enough for the final evaluation to fit (two
-    with an EMA: its weights', then the raw ones')."""
-    evals = 2 if stage.ema is not None else 1
+    """The deadline for training steps: early enough for the final evaluation to fit, and
+    the end's scorings: the raw weights' with an EMA, the average's with ``average_last``."""
+    evals = 1 + (stage.ema is not None) + (stage.average is not None)
     return None if stage.deadline is None else stage.deadline - evals * stage.eval_s
 
 

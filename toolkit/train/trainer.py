@@ -159,6 +159,7 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
                 **task.record(splits.classes),
                 "machine": _machine(device, cfg.precision),
                 "split_sizes": {"train": len(splits.y_train), "val": len(splits.y_val)},
+                **({"pseudo_labels": splits.pseudo_labels} if splits.pseudo_labels else {}),
                 **({"autosize": sizing.record()} if cfg.autosize else {}),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 **(job.extra or {}),
@@ -225,6 +226,7 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
             metrics=summary,
             checkpoint_sha256=digest,
             **({"ema": ctx.ema} if ctx.ema else {}),  # per stage: the EMA or the raw weights
+            **({"average_last": ctx.averaging} if ctx.averaging else {}),  # average kept?
             **_timing(ctx, t0),
         )
     except BaseException as err:
