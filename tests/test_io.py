@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,55 @@ def test_a_short_write_without_errno_is_told_by_the_file_size_limit(tmp_path: Pa
     assert proc.returncode == 0, proc.stderr
     assert "a.npy: file too large" in proc.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["probe"]
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], int]]:
+    """``umask(mask)`` sets the process umask for one test; the old one is back afterwards."""
+    old = os.umask(0o022)
+    try:
+        yield os.umask
+    finally:
+        os.umask(old)
+
+
+def _via_atomic_path(path: Path, data: bytes) -> None:
+    with io.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+WRITERS: dict[str, Callable[[Path], None]] = {
+    "write_text": lambda p: io.write_text(p, "x\n"),
+    "write_json": lambda p: io.write_json(p, {"a": 1}),
+    "atomic_write": lambda p: io.atomic_write(p, lambda fh: fh.write(b"x")),
+    "atomic_path": lambda p: _via_atomic_path(p, b"x"),
+}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_a_new_file_gets_the_mode_open_would_give_it(
+    tmp_path: Path, umask: Callable[[int], int], writer: str, mask: int, mode: int
+) -> None:
+    """Not mkstemp's 0o600: run.json, submissions and reports are readable like any file."""
+    umask(mask)
+    with open(tmp_path / "plain", "w") as fh:  # what the user's own files get
+        fh.write("x")
+    WRITERS[writer](tmp_path / "out" / "a.json")
+    assert stat.S_IMODE((tmp_path / "plain").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "out" / "a.json").stat().st_mode) == mode
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664])
+def test_a_replaced_file_keeps_its_mode(
+    tmp_path: Path, umask: Callable[[int], int], writer: str, mode: int
+) -> None:
+    umask(0o022)
+    path = tmp_path / "a.json"
+    path.write_text("old")
+    path.chmod(mode)
+    WRITERS[writer](path)
+    assert path.read_text() != "old"
+    assert stat.S_IMODE(path.stat().st_mode) == mode

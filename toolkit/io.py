@@ -3,6 +3,12 @@
 A write that fails (disk full, file-size limit, read-only or forbidden folder, a file where a
 folder should be) raises :class:`~toolkit.errors.WriteError`, one line naming the path, the
 cause and the remedy, and leaves no temporary file behind.
+
+A written file gets the permissions a plain ``open(path, "w")`` would give it (``0o666`` less
+the umask, or what the folder's default ACL says), not the ``0o600`` of
+:func:`tempfile.mkstemp`: the temporary file is created by :func:`os.open` with mode ``0o666``
+and the kernel applies the umask, so the process-wide umask is never read or changed (reading
+it means setting it, which races with other threads). A file that is replaced keeps its mode.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import errno
 import json
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -56,12 +63,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        tmp = _create_temporary(path)
     except OSError as err:
         raise write_error(path, err) from None
     try:
-        yield Path(tmp)
+        yield tmp
+        _keep_mode(path, tmp)
         os.replace(tmp, path)
     except BaseException as err:
         failure = None
@@ -72,6 +79,36 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if failure is not None:
             raise failure from None
         raise
+
+
+TEMPORARY_TRIES = 100  # random names tried before giving up (a clash is already unlikely)
+
+
+def _create_temporary(path: Path) -> Path:
+    """Create an empty ``.NAME.XXXXXXXX.tmp`` beside ``path``, exclusively, with mode ``0o666``
+    less the umask: the mode a plain ``open()`` gives (``mkstemp`` would make it ``0o600``)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(TEMPORARY_TRIES):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
+
+
+def _keep_mode(path: Path, tmp: Path) -> None:
+    """Give ``tmp`` the permissions of the file it is about to replace, if there is one (a
+    user's ``chmod 600 run.json`` survives the next write)."""
+    try:
+        st = os.stat(path)
+    except OSError:  # no file yet: tmp keeps the mode it was created with
+        return
+    if stat.S_ISREG(st.st_mode):
+        with contextlib.suppress(OSError):  # a file system without modes (FAT) keeps its own
+            os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o777)
 
 
 def write_error(

@@ -18,9 +18,12 @@ def make_study(
     metric: str = "log_loss",
     pruned: int = 1,
     user_attrs: dict[str, Any] | None = None,
+    folds: bool = False,
 ) -> Any:
     """A journal study with ``complete`` finished and ``pruned`` pruned trials (no training);
-    ``user_attrs`` go on every complete trial (a run id and path)."""
+    ``user_attrs`` go on every complete trial (a run id and path). ``folds``: the trials report
+    as k-fold trials do, one value per fold at step = fold index (from 0), and a pruned trial
+    records the folds it ran (``pruned_at_fold``)."""
     import optuna
     from optuna.distributions import FloatDistribution, IntDistribution
     from optuna.trial import TrialState, create_trial
@@ -37,16 +40,19 @@ def make_study(
     dists = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "width": IntDistribution(1, 8)}
     for i in range(complete + pruned):
         lr, width = 10 ** (-4 + 3 * ((i * 7) % 11) / 10), 1 + (i * 3) % 8
-        curve = {step: 1.0 / (step + lr * 10 + width) for step in range(1, 4)}
+        steps = range(3) if folds else range(1, 4)
+        curve = {step: 1.0 / (step + 1 + lr * 10 + width) for step in steps}
         done = i < complete
+        last, first = max(steps), min(steps)
+        pruned_attrs = {"pruned_at_fold": first + 1} if folds else {}
         study.add_trial(
             create_trial(
                 state=TrialState.COMPLETE if done else TrialState.PRUNED,
-                value=curve[3] if done else None,
+                value=curve[last] if done else None,
                 params={"lr": lr, "width": width},
                 distributions=dists,
-                intermediate_values=curve if done else {1: curve[1]},
-                user_attrs=(user_attrs or {}) if done else {},
+                intermediate_values=curve if done else {first: curve[first]},
+                user_attrs=(user_attrs or {}) if done else pruned_attrs,
             )
         )
     return study
@@ -101,7 +107,7 @@ def test_a_young_study_gets_history_and_intermediate_values_and_a_note(
     assert history["xticks"] and all(t.lstrip("−-").isdigit() for t in history["xticks"])
     inter = next(v for k, v in saved.items() if k.startswith("young-intermediate"))
     assert "pruner" in inter["title"] and inter["xlabel"] == "evaluation"
-    assert "log loss" in inter["ylabel"]
+    assert inter["ylabel"] == "val log loss"  # minimised: no encoder stage reported kNN
     assert all(t.lstrip("−-").isdigit() for t in inter["xticks"])
 
 
@@ -155,3 +161,47 @@ def test_a_study_without_complete_trials_is_a_user_error(
     code, _, err = run_main(capsys, "study", "plot", "empty", "--out", str(tune_env / "p"))
     assert code == 2 and err.count("\n") == 1 and "no complete trials" in err
     assert not (tune_env / "p").exists()
+
+
+def test_intermediate_values_name_what_the_trials_reported(
+    tune_env: Path,  # noqa: F811
+    saved: dict[str, dict[str, Any]],
+) -> None:
+    """A maximised study may hold kNN accuracies from encoder stages; a k-fold study reports
+    its metric once per fold."""
+    from toolkit.tune import plot
+    from toolkit.tune.plots import intermediate_labels
+
+    make_study("acc", 2, metric="accuracy")
+    plot("acc", tune_env / "out")
+    inter = next(v for k, v in saved.items() if k.startswith("acc-intermediate"))
+    assert inter["xlabel"] == "evaluation"
+    assert inter["ylabel"] == "val accuracy (kNN accuracy during an embedding encoder stage)"
+
+    for metric, title in (("log_loss", "log loss"), ("f1_macro", "F1 (macro)")):
+        name = f"cv-{metric}"
+        study = make_study(name, 2, metric=metric, folds=True)
+        assert intermediate_labels(study, title) == ("fold", f"val {title} of each fold")
+        plot(name, tune_env / "out")
+        inter = next(v for k, v in saved.items() if k.startswith(f"{name}-intermediate"))
+        assert inter["xlabel"] == "fold (counted from 0)"
+        assert inter["title"] == f"{name}: {title} at each fold (what the pruner saw)"
+        assert inter["ylabel"] == f"val {title} of each fold"
+        assert "kNN" not in inter["ylabel"] and "evaluation" not in inter["title"]
+
+
+def test_a_trial_pruned_at_a_fold_makes_a_k_fold_study() -> None:
+    """Even before any complete trial shows fold scores, and whatever its steps."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from toolkit.tune.plots import intermediate_labels
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for attrs, step in (({}, "evaluation"), ({"pruned_at_fold": 2}, "fold")):
+        study = optuna.create_study(direction="maximize")  # in memory
+        pruned = create_trial(
+            state=TrialState.PRUNED, intermediate_values={1: 0.5, 2: 0.6}, user_attrs=attrs
+        )
+        study.add_trial(pruned)
+        assert intermediate_labels(study, "accuracy")[0] == step

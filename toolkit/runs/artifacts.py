@@ -1,13 +1,20 @@
 """Run artifacts beside the checkpoint: probabilities, metrics, curves, the confusion matrix
-and a t-SNE plot."""
+and a t-SNE plot.
+
+curves.png names what it plots: the validation panel shows the run's metric by its title (log
+loss for a log_loss run, its value as reported) and kNN accuracy for an embedding run's encoder
+stage; :func:`curve_labels` decides those words and :func:`curves_figure` draws the figure
+unsaved, so both can be checked without reading a PNG."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from toolkit import io
+from toolkit.errors import ToolkitError
 from toolkit.runs.results import FinalMetrics
 from toolkit.runs.store import RunDir
 
@@ -42,35 +49,85 @@ def write_artifacts(
             "confusion": metrics.confusion.tolist(),
         },
     )
-    plot_curves(run, rows)
+    plot_curves(run, rows, metrics.metric)
     plot_confusion(run, metrics.confusion, metrics.classes)
     if embedding and tsne and metrics.val_embeddings is not None:
         plot_tsne(run, metrics.val_embeddings, metrics.val_labels, metrics.classes)
 
 
-def plot_curves(run: RunDir, rows: list[dict[str, Any]]) -> None:
-    """Loss and validation score per evaluation, one line per stage (curves.png)."""
-    if not rows:
-        return
+@dataclass(frozen=True)
+class CurveLabels:
+    """What curves.png says: the validation panel's title and y label, and each stage's line."""
+
+    title: str  # e.g. "validation log loss / kNN accuracy"
+    ylabel: str  # e.g. "log loss / kNN accuracy"
+    lines: dict[str, tuple[str, str]]  # stage -> (row key plotted, legend label)
+
+
+def curve_labels(rows: list[dict[str, Any]], metric: str = "accuracy") -> CurveLabels:
+    """The labels of the validation curves of ``rows`` for a run scored by ``metric``.
+
+    A stage scored by kNN (an embedding run's encoder stage) plots its kNN accuracy; any
+    other stage plots the metric's value as reported (``value``: log loss goes down, where the
+    ``score`` the loop compares is negated), or ``score`` when a row has no value."""
+    title = _metric_title(metric)
+    knn_unit = "accuracy" if title == "accuracy" else "kNN accuracy"
+    units: dict[str, None] = {}
+    lines: dict[str, tuple[str, str]] = {}
+    for stage in dict.fromkeys(r["stage"] for r in rows):
+        first = next(r for r in rows if r["stage"] == stage)
+        if "val_knn_acc" in first:
+            lines[stage] = ("val_knn_acc", f"{stage} (kNN acc)")
+            units[knn_unit] = None
+        else:
+            lines[stage] = ("value" if "value" in first else "score", f"{stage} (val {title})")
+            units[title] = None
+    ylabel = " / ".join(sorted(units, key=lambda u: u != title))  # the metric first
+    return CurveLabels(title=f"validation {ylabel}", ylabel=ylabel, lines=lines)
+
+
+def plot_curves(run: RunDir, rows: list[dict[str, Any]], metric: str = "accuracy") -> None:
+    """Loss and validation ``metric`` per evaluation, one line per stage (curves.png)."""
+    if rows:
+        _save_fig(run, curves_figure(rows, metric), "curves.png")
+
+
+def curves_figure(rows: list[dict[str, Any]], metric: str = "accuracy") -> Any:
+    """The figure of curves.png, unsaved (the caller saves and closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for stage in dict.fromkeys(r["stage"] for r in rows):
+    labels = curve_labels(rows, metric)
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
+    for stage, (key, label) in labels.lines.items():
         part = [r for r in rows if r["stage"] == stage]
         evals = [r["eval"] for r in part]
         ax_loss.plot(evals, [r["train_loss"] for r in part], label=stage)
-        label = "kNN acc" if "val_knn_acc" in part[0] else "val acc"
-        ax_acc.plot(evals, [r["score"] for r in part], label=f"{stage} ({label})")
+        ax_val.plot(evals, [_number(r.get(key)) for r in part], label=label)
     ax_loss.set(title="training loss", xlabel="evaluation", ylabel="loss")
-    ax_acc.set(title="validation accuracy", xlabel="evaluation", ylabel="accuracy")
-    for ax in (ax_loss, ax_acc):
+    ax_val.set(title=labels.title, xlabel="evaluation", ylabel=labels.ylabel)
+    for ax in (ax_loss, ax_val):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    _save_fig(run, fig, "curves.png")
+    return fig
+
+
+def _number(value: Any) -> float:
+    """A plotted value: None (no validation split) is a gap."""
+    return float("nan") if value is None else float(value)
+
+
+def _metric_title(metric: str) -> str:
+    """The metric's title ("log loss" for log_loss); the name itself if it is not known."""
+    from toolkit.metrics import get_metric
+
+    try:
+        return str(get_metric(metric).title)
+    except ToolkitError:
+        return metric
 
 
 def plot_confusion(run: RunDir, confusion: np.ndarray, classes: list[Any]) -> None:

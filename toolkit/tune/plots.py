@@ -3,7 +3,10 @@
 Three kinds, each a PNG named ``<study>-<kind>.png``:
 
 - ``history``: every trial's value and the best so far (optimisation history);
-- ``intermediate``: each trial's value at each evaluation, what the pruner compared;
+- ``intermediate``: each trial's value at each evaluation, what the pruner compared: the
+  metric's validation value (and, in a maximised study, the kNN accuracy an embedding run reports
+  during its encoder stage: the plot cannot tell which trials had one, so its label says both);
+  a k-fold study's trials report once per fold (step = fold index from 0), labelled so;
 - ``importance``: how much each parameter explains the value (fANOVA), only once
   :data:`MIN_IMPORTANCE_TRIALS` trials have finished: on fewer, the forest it fits is noise.
 
@@ -66,12 +69,13 @@ def study_plots(study: Any, out: Path, metric: str, name: str | None = None) -> 
     )
 
     if reported:
+        step, ylabel = intermediate_labels(study, metric)
 
         def intermediate(ax: Any) -> None:
             ax.set(
-                title=f"{name}: {metric} at each evaluation (what the pruner saw)",
-                xlabel="evaluation",
-                ylabel=f"val {metric} (kNN accuracy in encoder stages)",
+                title=f"{name}: {metric} at each {step} (what the pruner saw)",
+                xlabel=step if step == "evaluation" else "fold (counted from 0)",
+                ylabel=ylabel,
             )
             _integer_ticks(ax.xaxis)
 
@@ -109,6 +113,35 @@ def study_plots(study: Any, out: Path, metric: str, name: str | None = None) -> 
         except ToolkitError as err:  # e.g. every trial drew the same values
             notes["importance"] = str(err)
     return StudyPlots(files, notes)
+
+
+def intermediate_labels(study: Any, metric: str) -> tuple[str, str]:
+    """What the trials of ``study`` reported (``metric`` is its title): ``(step, y label)``.
+
+    A k-fold trial (:mod:`toolkit.tune.worker`'s ``on_fold``) reports each fold's value at
+    step = fold index, from 0, where training reports evaluation 1, 2...: step ``"fold"``.
+    Otherwise step ``"evaluation"``, and in a maximised study an embedding run's encoder stage
+    reports kNN accuracy (a minimised one reports nothing there), so the label says so."""
+    from optuna.study import StudyDirection
+
+    trials = study.get_trials(deepcopy=False)
+    if any(_reports_folds(t) for t in trials):
+        return "fold", f"val {metric} of each fold"
+    if study.direction == StudyDirection.MAXIMIZE:
+        return "evaluation", f"val {metric} (kNN accuracy during an embedding encoder stage)"
+    return "evaluation", f"val {metric}"
+
+
+def _reports_folds(trial: Any) -> bool:
+    """Whether ``trial`` is a cross-validation: pruned at a fold, scored with fold scores, or
+    reporting step 0 (training's evaluations count from 1)."""
+    attrs = trial.user_attrs
+    metrics = attrs.get("metrics")
+    return (
+        "pruned_at_fold" in attrs
+        or (isinstance(metrics, dict) and "fold_scores" in metrics)
+        or 0 in trial.intermediate_values
+    )
 
 
 def _draw(path: Path, make: Callable[[], Any], label: Callable[[Any], None], name: str) -> Path:
