@@ -50,6 +50,11 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "ft-folds5": ("fastnet-finetune", {"folds": 5}),
     "ft-folds3": ("fastnet-finetune", {"folds": 3}),
     "ft-pseudo": ("fastnet-finetune", {"pseudo_labels": "@fastnet-finetune"}),
+    # airbench94's tricks fastnet leaves out (issue 12), each on top of the recipe
+    "ft-lookahead": ("fastnet-finetune", {"lookahead": 0.5}),
+    "ft-bias-lr": ("fastnet-finetune", {"bias_lr_scale": 64.0}),  # airbench's bias_scaler
+    "ft-alt-flips": ("fastnet-finetune", {"flip_mode": "alternate"}),
+    "ft-whiten": ("fastnet-finetune", {"encoder.whiten": True}),
 }
 
 

@@ -6,8 +6,11 @@ three conv groups (conv3x3 -> max-pool -> BN -> GELU -> conv3x3 -> BN -> GELU) o
 works like an implicit residual. This encoder keeps that design and adds what a general
 encoder needs: any channel count, any square size >= 8 (a group pools only while the map is
 at least 4x4, so BatchNorm never sees a 1x1 map), a width multiplier, and no classifier (the
-head adds one). The training tricks of airbench (whitening init, lookahead, bias lr scaling)
-belong to a training loop, not to the network, and are not part of it.
+head adds one). airbench's training tricks are training settings (``lookahead``,
+``bias_lr_scale``, ``flip_mode``), except its frozen patch-whitening stem, which needs the
+network: with ``whiten=True`` the stem's weights are frozen, and :meth:`FastNet.init_from_data`
+(the encoder hook the trainer calls once, with training images, before a fresh encoder trains)
+sets them to the whitening filters of the images' 2x2 patches.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from toolkit.errors import ToolkitError
 from toolkit.registry import Choice, Float, encoders
 
 BASE_WIDTHS = (64, 256, 256)  # airbench94's group widths, scaled by `width`
+WHITEN_EPS = 5e-4  # added to the patch covariance's eigenvalues (airbench94's eps)
 
 
 @encoders.register(
@@ -39,6 +43,7 @@ class FastNet(nn.Module):
         in_channels: int,
         image_size: int,
         width: float = 0.5,  # multiplier on widths 64/256/256; 0.5 is fastest per accuracy on CPU
+        whiten: bool = False,  # airbench's frozen stem, whitening 2x2 patches (init_from_data)
     ) -> None:
         super().__init__()
         if not 0.0 < width <= 8.0:
@@ -51,6 +56,9 @@ class FastNet(nn.Module):
             nn.Conv2d(in_channels, stem_width, kernel_size=2, padding=0, bias=True),
             nn.GELU(),
         )
+        self.whiten = whiten
+        if whiten:  # frozen from the start, so weights loaded from a checkpoint stay frozen too
+            self.stem[0].weight.requires_grad_(False)
         groups, cin = [], stem_width
         for cout in widths:
             groups.append(ConvGroup(cin, cout))
@@ -63,6 +71,22 @@ class FastNet(nn.Module):
         x = self.stem(x)  # (B, S, H-1, W-1)
         x = self.groups(x)  # (B, out_dim, h, w), h and w >= 2 unless the input was tiny
         return self.pool(x).flatten(1)  # (B, out_dim)
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:  # x: (N, C, H, W) normalised images
+        """With ``whiten``: the stem's filters whiten the 2x2 patches of ``x`` (airbench94).
+
+        Each eigenvector ``v`` of the patches' (uncentred) covariance, with eigenvalue ``l``,
+        gives the filters ``v / sqrt(l + eps)`` and its negative (GELU would drop the negative
+        half of the whitened patch), largest eigenvalue first; the bias starts at 0 and trains
+        (airbench trains it for its first 3 epochs, then freezes it). Without: nothing.
+        """
+        if not self.whiten:
+            return
+        conv = self.stem[0]
+        filters = whitening_filters(x, conv.kernel_size[0])
+        conv.weight.copy_(torch.cat([filters, -filters]))
+        conv.bias.zero_()
 
 
 class ConvGroup(nn.Module):
@@ -85,6 +109,25 @@ class ConvGroup(nn.Module):
             x = self.pool(x)
         x = self.act(self.norm1(x))
         return self.act(self.norm2(self.conv2(x)))
+
+
+def whitening_filters(x: torch.Tensor, k: int, eps: float = WHITEN_EPS) -> torch.Tensor:
+    """(D, C, k, k) filters, D = C*k*k, mapping the k x k patches of ``x`` (N, C, H, W) to
+    (near) identity covariance: the eigenvectors of the patches' covariance scaled by
+    1 / sqrt(eigenvalue + eps), largest eigenvalue first."""
+    c = x.shape[1]
+    d = c * k * k
+    cov = torch.zeros(d, d, dtype=torch.float64)
+    count = 0
+    per_chunk = max(1, 2**20 // (x.shape[2] * x.shape[3]))  # ~1M pixels: bounded memory
+    for chunk in x.split(per_chunk):
+        patches = chunk.float().unfold(2, k, 1).unfold(3, k, 1)  # (B, C, H-k+1, W-k+1, k, k)
+        flat = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, d)  # (P, C*k*k), conv order
+        cov += (flat.T @ flat).cpu().double()
+        count += flat.shape[0]
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov / max(count, 1))  # ascending
+    filters = eigenvectors.T / (eigenvalues + eps).sqrt().unsqueeze(1)  # (D, D): one per row
+    return filters.flip(0).reshape(d, c, k, k).to(x.device, torch.float32)
 
 
 @torch.no_grad()

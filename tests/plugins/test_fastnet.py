@@ -62,3 +62,61 @@ def test_groups_start_as_partial_identity() -> None:
     conv = _convs(model)[2]  # the second conv of group 1: 32 -> 32
     x = torch.randn(1, 32, 5, 5)
     assert torch.allclose(conv(x), x, atol=1e-6)
+
+
+# -- whiten: airbench's frozen patch-whitening stem -------------------------------------------
+
+
+def _correlated_images(n: int = 64, channels: int = 3, size: int = 12) -> torch.Tensor:
+    """Images whose neighbouring pixels and channels correlate (as natural images do)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, channels, size + 2, size + 2, generator=gen)
+    x = nn.functional.avg_pool2d(x, 3, stride=1)  # (n, C, size, size): smooth in space
+    x = x + 0.3 * torch.randn(x.shape, generator=gen)  # no direction without variance
+    mix = torch.eye(channels) + 0.5  # and correlated across channels
+    return torch.einsum("dc,nchw->ndhw", mix, x)
+
+
+def _patch_outputs(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:  # (P, filters)
+    with torch.no_grad():
+        return nn.functional.conv2d(x, conv.weight).permute(0, 2, 3, 1).flatten(0, 2)
+
+
+def test_whitened_stem_has_identity_covariance_on_its_data() -> None:
+    model = encoders.create("fastnet", in_channels=3, image_size=12, whiten=True)
+    conv = model.stem[0]
+    assert not conv.weight.requires_grad and conv.bias.requires_grad
+    x = _correlated_images()
+    model.init_from_data(x)
+    out = _patch_outputs(conv, x)  # (P, 24): 12 whitened directions, then their negatives
+    cov = out[:, :12].T @ out[:, :12] / len(out)
+    assert torch.allclose(cov, torch.eye(12), atol=1e-2)  # eigenvalue / (eigenvalue + eps)
+    assert torch.equal(conv.weight[12:], -conv.weight[:12]) and not conv.bias.any()
+    # the patches themselves are far from white: the covariance is the stem's doing
+    raw = nn.functional.unfold(x, 2).transpose(1, 2).flatten(0, 1)  # (P, 12)
+    assert not torch.allclose(raw.T @ raw / len(raw), torch.eye(12), atol=0.2)
+
+
+def test_without_whiten_init_from_data_changes_nothing() -> None:
+    model = encoders.create("fastnet", in_channels=3, image_size=12)
+    before = model.stem[0].weight.detach().clone()
+    model.init_from_data(_correlated_images())
+    assert torch.equal(model.stem[0].weight, before) and model.stem[0].weight.requires_grad
+
+
+def test_whitened_stem_stays_frozen_through_training_steps() -> None:
+    from toolkit.train.param_groups import param_groups
+
+    model = encoders.create("fastnet", in_channels=3, image_size=12, whiten=True)
+    x = _correlated_images(16)
+    model.init_from_data(x)
+    stem = model.stem[0].weight.detach().clone()
+    conv1 = model.groups[0].conv1.weight.detach().clone()
+    groups = param_groups([(list(model.parameters()), 1.0)], 0.1, 5e-4, bias_lr_scale=64.0)
+    opt = torch.optim.SGD(groups, momentum=0.9, nesterov=True)
+    for _ in range(3):
+        opt.zero_grad()
+        model(x).square().mean().backward()
+        opt.step()
+    assert torch.equal(model.stem[0].weight, stem)
+    assert not torch.equal(model.groups[0].conv1.weight, conv1)  # the rest trained

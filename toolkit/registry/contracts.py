@@ -6,8 +6,8 @@ Who calls what:
   its ``module:object`` and the member, instead of being read with a silent default later.
 - The core then reads the members of :class:`Encoder`, :class:`Loss` (:class:`LogitLoss` or
   :class:`EmbeddingLoss`, by its ``target``) and :class:`Head` directly, and optional traits
-  only through the accessors here: :func:`data_config`, :func:`preferred_image_size` and
-  :func:`weight_source_params`.
+  only through the accessors here: :func:`data_config`, :func:`preferred_image_size`,
+  :func:`weight_source_params` and :func:`init_from_data`.
 - docs/PLUGINS.md's contract section is rendered from these classes
   (:mod:`toolkit.registry._contracts_doc`); a test fails when the two disagree.
 
@@ -39,6 +39,7 @@ __all__ = [
     "Member",
     "check",
     "data_config",
+    "init_from_data",
     "members",
     "preferred_image_size",
     "weight_source_params",
@@ -186,6 +187,23 @@ def weight_source_params(factory: Callable[..., Any]) -> tuple[str, ...]:
             f'tuple of parameter names, e.g. ("checkpoint",) ({DOC}).'
         )
     return tuple(names)
+
+
+def init_from_data(encoder: Encoder) -> Callable[[Tensor], None] | None:
+    """An encoder's optional `init_from_data(x: Tensor) -> None`: weights set from the data.
+
+    The trainer calls it once before a fresh encoder trains (not one started from `init_from`
+    or from pretrained weights), with `x` a float32 (N, C, H, W) batch of training images
+    normalised as training sees them: a seeded sample of up to 5,000 (fewer when large). The
+    weights it sets are saved like any others (`fastnet` with `whiten=True` sets its stem).
+    """
+    hook = getattr(encoder, "init_from_data", None)
+    if hook is not None and not callable(hook):
+        raise ToolkitError(
+            f"encoder {_type_name(encoder)} has init_from_data={hook!r}; make it a method "
+            f"taking a batch of normalised training images ({DOC})."
+        )
+    return hook
 
 
 # -- the check Registry.create runs ------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 No DataLoader and no per-sample Python: a batch is an index tensor, images are gathered,
 converted to float, normalised with the train split's statistics and augmented with tensor ops.
+Flips are random (p = 0.5 per image and epoch) or, with :class:`AlternatingFlips`, airbench's
+alternating flips, which need each image's index and the epoch.
 """
 
 from __future__ import annotations
@@ -66,20 +68,46 @@ class Normalizer:
         return {"mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist()}
 
 
+class AlternatingFlips:
+    """airbench's alternating flips: each image is flipped in every other epoch.
+
+    In the first epoch a seeded random half of the train split is flipped; in each later epoch
+    every image is flipped exactly when it was not the epoch before, so every image is seen
+    both ways in any two consecutive epochs (random flips show a quarter of them one way only).
+    The stage's batches call :meth:`next_epoch` as each epoch starts.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.first = torch.rand(n, generator=gen) < 0.5  # (N,) flipped in the first epoch
+        self.epoch = -1  # the epoch being trained, from 0; -1 before the first (as 0)
+
+    def next_epoch(self) -> None:
+        self.epoch += 1
+
+    def mask(self, idx: torch.Tensor) -> torch.Tensor:  # (B,) indices -> (B,) bool
+        """Which of the images ``idx`` of the train split are flipped in this epoch."""
+        return self.first[idx.cpu()] ^ (max(self.epoch, 0) % 2 == 1)
+
+
 def augment(
     x: torch.Tensor,
     crop_pad: int,
     flip: bool,
     generator: torch.Generator,
     rrc_scale: float = 0.0,
+    flip_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Random crops (reflect-padded by ``crop_pad``) and horizontal flips of a float batch,
-    after random-resized crops when ``rrc_scale`` > 0 (see :func:`random_resized_crop`)."""
+    after random-resized crops when ``rrc_scale`` > 0 (see :func:`random_resized_crop`).
+    With ``flip``, ``flip_mask`` (B,) bool says which images to flip (alternating flips);
+    None: each with probability 0.5."""
     if rrc_scale > 0:
         x = random_resized_crop(x, rrc_scale, generator)
     if flip:
-        mask = torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5
-        mask = mask.to(x.device).view(-1, 1, 1, 1)
+        if flip_mask is None:
+            flip_mask = torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5
+        mask = flip_mask.to(x.device).view(-1, 1, 1, 1)
         x = torch.where(mask, x.flip(3), x)
     if crop_pad > 0:
         b, c, h, w = x.shape

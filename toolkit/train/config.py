@@ -60,6 +60,9 @@ class TrainConfig:
     flip: bool = (
         False  # random horizontal flips (off by default: digits and text are not symmetric)
     )
+    # with flip: random (p = 0.5 each epoch) | alternate (airbench: a seeded half flipped in the
+    # first epoch, then each image the opposite of its last epoch's; toolkit.train.batches)
+    flip_mode: str = "random"
     rrc_scale: float = 0.0  # random-resized-crop: smallest area kept, e.g. 0.35; 0 = off
     # Mixup / CutMix: Beta(alpha, alpha) mixes of image pairs within a batch, 0 = off; both on:
     # one or the other per batch. Only a head trained end to end (finetune) uses them, and not
@@ -88,6 +91,8 @@ class TrainConfig:
     schedule: str = "cosine"  # cosine | linear | constant: decay after warm-up, ending at 0
     label_smoothing: float = 0.0  # used by the head stage's default loss (embedding runs)
     l2: float = 0.0  # L2 penalty lambda on the trained weight matrices (not biases); 0 = none
+    # lr x this (weight decay / this) for biases and norm scales (airbench: 64); 1 = same lr
+    bias_lr_scale: float = 1.0
     # Fine-tuning (a head that trains the encoder): the encoder's lr = lr * encoder_lr_scale.
     encoder_lr_scale: float = 0.0  # 0 = automatic: 1.0, or 0.1 for pretrained weights
     init_from: str = ""  # fine-tune from this encoder: run id, run folder or .safetensors
@@ -97,6 +102,8 @@ class TrainConfig:
     # SWA-style weight averaging (toolkit.train.averaging): the mean of the weights at the
     # stage's last N evaluations, kept only when it scores better on validation
     average_last: int = 0  # N >= 2 evaluations averaged; 0 = off
+    # Lookahead (toolkit.train.lookahead): every 5 steps slow += alpha * (fast - slow), fast = slow
+    lookahead: float = 0.0  # alpha in (0, 1), e.g. 0.5; 0 = off
 
     # -- evaluation and early stopping ---------------------------------------------------
     eval_every: int = 0  # evaluate every N steps; 0 = once per epoch
@@ -338,6 +345,10 @@ def validate(config: TrainConfig) -> None:
         (config.head_iterations >= 0, "head_iterations must be >= 0"),
         (config.mixup >= 0 and config.cutmix >= 0, "mixup and cutmix are alphas >= 0 (0: off)"),
         (0.0 <= config.ema < 1.0, "ema is a decay in [0, 1), e.g. 0.999 (0: off)"),
+        (0.0 <= config.lookahead < 1.0, "lookahead is an alpha in [0, 1), e.g. 0.5 (0: off)"),
+        (config.bias_lr_scale > 0, "bias_lr_scale must be > 0 (1: the weights' lr)"),
+        (config.flip_mode in ("random", "alternate"), "flip_mode must be random or alternate"),
+        (config.flip or config.flip_mode == "random", "flip_mode=alternate needs flip=true"),
         (config.folds >= 0 and config.folds != 1, "folds must be 0 (off) or at least 2"),
         (
             0 <= config.fold < max(config.folds, 1),

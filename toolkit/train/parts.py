@@ -5,6 +5,8 @@ the pseudo-labelled test images (``pseudo_labels``, :mod:`.pseudo`) to the train
 and puts both splits on the device as uint8 tensors. :func:`build_model` builds encoder, loss
 and head through the registries (their contracts are checked there) and the head stage's loss,
 and picks the normalisation statistics (pretrained weights' own, else the train split's).
+:func:`init_from_data` then lets a fresh encoder set weights from training images (its optional
+``init_from_data`` hook: fastnet's whitened stem).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from toolkit.runs import checkpoint as ckpt
 from toolkit.train.batches import Normalizer
 from toolkit.train.config import TrainConfig
 from toolkit.train.plan import HEAD_STAGE_LOSS, Kinds
+
+INIT_IMAGES = 5000  # training images an encoder's init_from_data sees (airbench94's number)
+INIT_PIXELS = 5000 * 32 * 32  # and at most this many pixels per channel: fewer large images
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
@@ -171,6 +176,22 @@ def build_model(config: TrainConfig, splits: Splits, device: torch.device) -> Mo
         normalizer=normalizer,
         kinds=kinds,
     )
+
+
+def init_from_data(model: Model, splits: Splits, seed: int) -> None:
+    """Call the encoder's optional ``init_from_data`` (``toolkit.registry.contracts``) once,
+    with a seeded sample of up to :data:`INIT_IMAGES` training images, normalised (a seeded
+    sample, as the train split may be sorted by class). Only for a fresh encoder: the caller
+    skips it for ``init_from`` and pretrained weights."""
+    from toolkit.registry import contracts
+
+    hook = contracts.init_from_data(cast("Encoder", model.encoder))
+    n_train = len(splits.y_train)
+    if hook is None or n_train == 0:
+        return
+    n = min(n_train, INIT_IMAGES, max(1, INIT_PIXELS // splits.image_size**2))
+    sample = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))[:n]
+    hook(model.normalizer(splits.x_train[sample.to(splits.x_train.device)]))
 
 
 def initial_encoder_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:

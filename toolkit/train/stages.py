@@ -6,7 +6,9 @@ Three kinds of stage, as :mod:`toolkit.train.plan` decides them:
 - ``finetune``: head(encoder(images)) end to end, scored by the competition's metric;
 - ``head``: the head alone on features the frozen encoder extracts once (cached in ``splits``).
 
-Steps and evaluations are plain functions bound with :func:`functools.partial`.
+Steps and evaluations are plain functions bound with :func:`functools.partial`. A stage on
+images with ``flip_mode = alternate`` shares one :class:`~.batches.AlternatingFlips` between
+its batches (which start each epoch) and its step (which flips by image index).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from toolkit.train import evaluate as ev
-from toolkit.train.batches import augment, balanced_batches, shuffled_batches
+from toolkit.train.batches import AlternatingFlips, augment, balanced_batches, shuffled_batches
 from toolkit.train.config import TrainConfig
 from toolkit.train.loop import Stage
 from toolkit.train.mixing import Mixing
@@ -56,12 +58,13 @@ def build_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> 
 def _encoder_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> Stage:
     encoder = model.encoder
     loss_params = list(model.loss.parameters()) if isinstance(model.loss, torch.nn.Module) else []
+    flips = _flips(setup.config, len(splits.y_train))
     return Stage(
         plan=plan,
         modules=[encoder],
         groups=[(list(encoder.parameters()), 1.0), (loss_params, 1.0)],
-        step=functools.partial(_image_step, model, splits, setup, None),
-        batches=functools.partial(_batches, plan, splits.y_train),
+        step=functools.partial(_image_step, model, splits, setup, None, flips),
+        batches=functools.partial(_batches, plan, splits.y_train, flips),
         evaluate=functools.partial(_knn_scores, model, splits, setup),
     )
 
@@ -70,6 +73,7 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
     encoder, head = model.encoder, model.head
     cfg = setup.config
     mixing = Mixing(cfg.mixup, cfg.cutmix, setup.augment_generator)
+    flips = _flips(cfg, len(splits.y_train))
     return Stage(
         plan=plan,
         modules=[encoder, head],
@@ -77,8 +81,8 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
             (list(encoder.parameters()), plan.encoder_lr_scale),
             (list(head.parameters()), 1.0),
         ],
-        step=functools.partial(_image_step, model, splits, setup, mixing),
-        batches=functools.partial(_batches, plan, splits.y_train),
+        step=functools.partial(_image_step, model, splits, setup, mixing, flips),
+        batches=functools.partial(_batches, plan, splits.y_train, flips),
         evaluate=functools.partial(_image_scores, model, splits, setup),
         mixing=mixing,
     )
@@ -98,7 +102,7 @@ def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> 
         modules=[model.head],
         groups=[(list(model.head.parameters()), 1.0)],
         step=functools.partial(_feature_step, model, splits),
-        batches=functools.partial(_batches, plan, splits.y_train),
+        batches=functools.partial(_batches, plan, splits.y_train, None),
         evaluate=functools.partial(_feature_scores, model, splits, setup),
     )
 
@@ -106,14 +110,25 @@ def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> 
 # -- steps: an index batch of the train split -> the loss ------------------------------------
 
 
+def _flips(cfg: TrainConfig, n: int) -> AlternatingFlips | None:
+    """The stage's alternating flips of its ``n`` train images, or None (random flips)."""
+    return AlternatingFlips(n, cfg.seed) if cfg.flip and cfg.flip_mode == "alternate" else None
+
+
 def _image_step(
-    model: Model, splits: Splits, setup: Setup, mixing: Mixing | None, idx: torch.Tensor
+    model: Model,
+    splits: Splits,
+    setup: Setup,
+    mixing: Mixing | None,
+    flips: AlternatingFlips | None,
+    idx: torch.Tensor,
 ) -> torch.Tensor:
     """The embedding loss on encoder outputs (``mixing`` None: the encoder stage), or the
     head's loss on head(encoder(images)), on mixed images while ``mixing`` is active."""
     cfg = setup.config
     xb = model.normalizer(splits.x_train[idx])
-    xb = augment(xb, cfg.crop_pad, cfg.flip, setup.augment_generator, cfg.rrc_scale)
+    mask = None if flips is None else flips.mask(idx)
+    xb = augment(xb, cfg.crop_pad, cfg.flip, setup.augment_generator, cfg.rrc_scale, mask)
     if mixing is None:
         with setup.autocast():
             out = model.forward_encoder(xb)
@@ -130,9 +145,12 @@ def _feature_step(model: Model, splits: Splits, idx: torch.Tensor) -> torch.Tens
 
 
 def _batches(
-    plan: StagePlan, labels: torch.Tensor, gen: torch.Generator
+    plan: StagePlan, labels: torch.Tensor, flips: AlternatingFlips | None, gen: torch.Generator
 ) -> Iterator[torch.Tensor]:
-    """One epoch of index batches: class-balanced (P x K) or shuffled."""
+    """One epoch of index batches: class-balanced (P x K) or shuffled; starts the epoch of
+    the stage's alternating flips."""
+    if flips is not None:
+        flips.next_epoch()
     if plan.balanced_batches:
         return balanced_batches(labels, plan.batch_size, gen, plan.steps_per_epoch)
     return shuffled_batches(len(labels), plan.batch_size, gen)

@@ -35,7 +35,13 @@ from toolkit.train.distributed import SINGLE, World, local_device, process_group
 from toolkit.train.final import final_metrics
 from toolkit.train.loop import Context, Pruned, Report, fit, flush_metrics, save_best
 from toolkit.train.model import preflight
-from toolkit.train.parts import build_model, initial_encoder_weights, load_encoder, load_splits
+from toolkit.train.parts import (
+    build_model,
+    init_from_data,
+    initial_encoder_weights,
+    load_encoder,
+    load_splits,
+)
 from toolkit.train.plan import make_plan
 from toolkit.train.progress import Progress
 from toolkit.train.stages import Setup, build_stage
@@ -137,6 +143,8 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
     init_state = initial_encoder_weights(cfg)  # a bad init_from fails before the run folder
     if init_state is not None:
         load_encoder(model.encoder, init_state, cfg.init_from)
+    elif not model.kinds.pretrained:  # a fresh encoder may set weights from the images
+        init_from_data(model, splits, cfg.seed)
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds)
     mixing.check(cfg, plan)
 
