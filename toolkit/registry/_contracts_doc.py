@@ -43,6 +43,7 @@ OPTIONAL: dict[type, tuple[Callable[..., Any], ...]] = {
         contracts.data_config,
         contracts.preferred_image_size,
         contracts.weight_source_params,
+        contracts.init_from_data,
     ),
 }
 
