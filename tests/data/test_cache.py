@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from toolkit.data import cache_root, load_competition
+from toolkit.data import _cache, cache_root, load_competition
 
 if TYPE_CHECKING:
     from conftest import Build
@@ -112,6 +113,30 @@ def test_damaged_entry_is_rebuilt(
     assert np.array_equal(expected, again.x_train)
     assert load_competition(root).fingerprint == first.fingerprint
     assert len(decodes) == 2  # the rebuilt entry is used
+
+
+def test_an_entry_written_before_train_ids_is_rebuilt_under_the_same_fingerprint(
+    build: Build, cache_dir: Path, decodes: list[int]
+) -> None:
+    root = build.kaggle()
+    first = load_competition(root)
+    entry = cache_dir / "competitions" / first.fingerprint
+    meta = json.loads((entry / "meta.json").read_text())
+    old = {k: v for k, v in meta.items() if k not in ("train_ids", "checksum")}
+    arrays = {
+        name: np.load(entry / f"{name}.npy", mmap_mode="r")
+        for name in ("x_train", "y_train", "x_test", "y_test")
+    }
+    old["checksum"] = _cache.checksum(entry, old, arrays)  # as the older code wrote it
+    del arrays
+    (entry / "meta.json").write_text(json.dumps(old))
+    again = load_competition(root)
+    assert again.train_ids == first.train_ids == ("1", "2", "3", "4", "5", "6")
+    assert again.fingerprint == first.fingerprint  # runs trained on it still match it
+    assert len(decodes) == 2  # rebuilt once ...
+    assert [p.name for p in _entries(cache_dir)] == [first.fingerprint]
+    assert load_competition(root).train_ids == first.train_ids
+    assert len(decodes) == 2  # ... then a cache hit again
 
 
 def test_read_only_competition_folder(build: Build, cache_dir: Path) -> None:

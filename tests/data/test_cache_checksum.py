@@ -34,7 +34,15 @@ def _edit_meta(entry: Path, **fields: object) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["y_train out of range", "y_train in range", "y_test", "classes", "test ids", "no checksum"],
+    [
+        "y_train out of range",
+        "y_train in range",
+        "y_test",
+        "classes",
+        "test ids",
+        "train ids",
+        "no checksum",
+    ],
 )
 def test_an_edited_entry_is_rebuilt_with_one_warning(
     build: Build,
@@ -45,7 +53,13 @@ def test_an_edited_entry_is_rebuilt_with_one_warning(
 ) -> None:
     root = build.kaggle()
     first = load_competition(root)
-    expected = (np.array(first.y_train), first.y_test.copy(), first.classes, first.test_ids)
+    expected = (
+        np.array(first.y_train),
+        first.y_test.copy(),
+        first.classes,
+        first.test_ids,
+        first.train_ids,
+    )
     entry = _entry(cache_dir)
     meta = json.loads((entry / "meta.json").read_text())
     if damage == "y_train out of range":
@@ -58,6 +72,8 @@ def test_an_edited_entry_is_rebuilt_with_one_warning(
         _edit_meta(entry, classes=meta["classes"][::-1])
     elif damage == "test ids":
         _edit_meta(entry, test_ids=meta["test_ids"][::-1])
+    elif damage == "train ids":
+        _edit_meta(entry, train_ids=meta["train_ids"][::-1])
     else:
         _edit_meta(entry, checksum=None)
     with caplog.at_level(logging.WARNING, logger="toolkit.data"):
@@ -67,7 +83,7 @@ def test_an_edited_entry_is_rebuilt_with_one_warning(
     assert len(warnings) == 1 and "checksum does not match" in warnings[0]
     assert "rebuilding" in warnings[0] and "\n" not in warnings[0]
     assert np.array_equal(again.y_train, expected[0]) and np.array_equal(again.y_test, expected[1])
-    assert (again.classes, again.test_ids) == expected[2:]
+    assert (again.classes, again.test_ids, again.train_ids) == expected[2:]
     load_competition(root)
     assert len(decodes) == 2  # the rebuilt entry passes its check
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from toolkit.data import FORMATS, Competition, _images, detect_format, load_competition
+from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:
     from conftest import Build
@@ -319,3 +321,81 @@ def test_colour_chunk_after_grayscale_chunks(
     gray = _png(root / "train" / "1.png")[0]
     assert all(np.array_equal(comp.x_train[0, c], gray) for c in range(3))
     assert comp.x_test[comp.test_ids.index(9)][:, 0, 0].tolist() == [10, 20, 30]
+
+
+def test_kaggle_train_ids_are_train_csv_ids_as_written_in_its_order(build: Build) -> None:
+    root = build.kaggle(answers=False)
+    (root / "train" / "1.png").rename(root / "train" / "007.png")
+    header, *rows = (root / "train.csv").read_text().splitlines()
+    rows = [r.replace("1,", "007,", 1) if r.startswith("1,") else r for r in rows]
+    rows = rows[3:] + rows[:3]  # not the files' order: 4, 5, 6, 007, 2, 3
+    (root / "train.csv").write_text("\n".join([header, *rows]) + "\n")
+    listed = [r.split(",")[0] for r in rows]
+    for comp in (load_competition(root), load_competition(root)):  # fresh, then cached
+        assert comp.train_ids == tuple(listed) == ("4", "5", "6", "007", "2", "3")
+        for i, name in enumerate(listed):  # row i of x_train is the image of id i
+            assert np.array_equal(comp.x_train[i], _png(root / "train" / f"{name}.png"))
+
+
+def test_image_folder_train_ids_are_paths_under_train(build: Build) -> None:
+    root = build.folder(classes=("bees", "ants"), per_class=2, channels=1)
+    build.write_image(root / "train" / "ants" / "ants_10.png", np.zeros((12, 12), np.uint8))
+    comp = load_competition(root)
+    expected = ("ants/ants_0.png", "ants/ants_1.png", "ants/ants_10.png")
+    assert comp.train_ids == (*expected, "bees/bees_0.png", "bees/bees_1.png")
+    for i, path in enumerate(comp.train_ids):  # aligned with the stacked images and labels
+        assert np.array_equal(comp.x_train[i], _png(root / "train" / str(path)))
+        assert comp.classes[comp.y_train[i]] == str(path).split("/")[0]
+
+
+def test_array_layouts_without_an_id_column_have_no_train_ids(build: Build) -> None:
+    assert load_competition(build.pixel_csv()).train_ids == ()  # Digit Recognizer: label, pixels
+    assert load_competition(build.cifar()).train_ids == ()
+    arrays = build.npz(
+        x_train=np.zeros((4, 8, 8), np.uint8),
+        y_train=np.array([0, 1, 0, 1]),
+        x_test=np.zeros((2, 8, 8), np.uint8),
+    )
+    assert load_competition(arrays).train_ids == ()
+
+
+def _with_train_id_column(root: Path, ids: list[str], name: str = "id") -> None:
+    header, *rows = (root / "train.csv").read_text().splitlines()
+    lines = [f"{name},{header}", *(f"{i},{r}" for i, r in zip(ids, rows, strict=True))]
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_pixel_csv_train_id_column_names_the_rows(build: Build) -> None:
+    root = build.pixel_csv(size=2)
+    _with_train_id_column(root, ["a", "b", "007", "d", "e", "f"], name="ImageId")
+    comp = load_competition(root)  # the submission's id column, ImageId
+    assert comp.train_ids == ("a", "b", "007", "d", "e", "f")
+    assert comp.classes == (0, 1, 2)  # the id column is not taken for the labels
+
+
+def test_pixel_csv_repeated_train_ids_are_dropped_not_refused(
+    build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = build.pixel_csv(size=2)
+    _with_train_id_column(root, ["a", "a", "b", "c", "d", "e"])
+    with caplog.at_level(logging.WARNING, logger="toolkit.data"):
+        comp = load_competition(root)
+    assert comp.train_ids == () and comp.x_train.shape[0] == 6
+    assert "duplicate ids" in caplog.text
+
+
+def test_npz_train_ids(build: Build) -> None:
+    x = np.zeros((4, 8, 8), np.uint8)
+    root = build.npz(
+        x_train=x, y_train=np.array([0, 1, 0, 1]), x_test=x[:2], train_ids=np.arange(10, 14)
+    )
+    assert load_competition(root).train_ids == (10, 11, 12, 13)
+    bad = build.npz("bad", x_train=x, y_train=np.array([0, 1, 0, 1]), x_test=x, train_ids=x[0, 0])
+    with pytest.raises(ToolkitError, match="train_ids has shape"):
+        load_competition(bad)
+
+
+def test_a_competition_built_by_hand_has_no_train_ids(build: Build) -> None:
+    comp = load_competition(build.kaggle())
+    fields = {f: getattr(comp, f) for f in Competition.__dataclass_fields__ if f != "train_ids"}
+    assert Competition(**fields).train_ids == ()

@@ -89,6 +89,13 @@ def test_out_of_fold_predictions_cover_every_training_image_exactly_once(
     assert [int(r["row"]) for r in table] == list(range(len(digits.y_train)))
     assert [int(r["fold"]) for r in table] == assignment.tolist()
     assert float(table[5][str(digits.classes[0])]) == pytest.approx(oof[5, 0], abs=1e-5)
+    # the id column comes first and names each row by train.csv's id, in its order
+    with (cv_run / "oof.csv").open() as fh:
+        assert next(csv.reader(fh))[:2] == ["id", "row"]
+    with (digits.root / "train.csv").open() as fh:
+        listed = [r[0] for r in list(csv.reader(fh))[1:]]
+    assert len(digits.train_ids) == len(digits.y_train)
+    assert [r["id"] for r in table] == [str(i) for i in digits.train_ids] == listed
 
 
 def test_the_run_reports_mean_and_std_over_folds_and_the_fold_average(

@@ -91,3 +91,19 @@ def test_tk_refit_trains_the_same_steps_on_every_image_and_submits(
     assert code == 0, err
     runs = json.loads(Path(json.loads(out)["json_path"]).read_text())["runs"]
     assert runs[0]["refit_of"] == source["run_id"]
+
+
+def test_tk_refit_of_a_study_refits_its_best_trial(
+    digits_dir: Path, runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from tests.tune.conftest import write_study
+    from toolkit.tune import load_spec, top_runs, tune
+
+    monkeypatch.setenv("TOOLKIT_STUDIES", str(tmp_path / "studies"))
+    tune(load_spec(write_study(tmp_path, name="refitme", trials=2, epochs=2)), str(digits_dir))
+    best = Path(top_runs("refitme", None, 1)[0]).name
+    code, out, err = run_main(capsys, "refit", "refitme", "--quiet", "--json")
+    assert code == 0, err
+    record = json.loads((Path(json.loads(out)["path"]) / "run.json").read_text())
+    assert record["refit_of"] == best and record["config"]["val_fraction"] == 0.0

@@ -6,22 +6,37 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli._common import JsonOption, QuietOption, load_competition_arg, print_json, stdout
+from toolkit.cli._common import (
+    JsonOption,
+    QuietOption,
+    StorageOption,
+    load_competition_arg,
+    print_json,
+    stdout,
+)
 
 
 def refit_command(
-    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run folder.")],
+    run: Annotated[
+        str,
+        typer.Argument(
+            help="Run id (a unique prefix is enough), run folder, or a study (its best trial)."
+        ),
+    ],
+    storage: StorageOption = None,
     quiet: QuietOption = False,
     json: JsonOption = False,
 ) -> None:
-    """Train RUN's configuration again on train + validation (val_fraction = 0) for the same
-    number of steps, and save it as a new run that says which run it refits. Submit it with
-    tk submit --run NEW_ID (it has no validation score of its own: RUN's is the estimate)."""
+    """Train RUN's configuration (or a study's best trial's) again on train + validation
+    (val_fraction = 0) for the same number of steps, and save it as a new run that says which
+    run it refits. Submit it with tk submit --run NEW_ID (it has no validation score of its
+    own: RUN's is the estimate)."""
     from toolkit.runs import cv, store
+    from toolkit.submit.folder_predict import resolve_source
     from toolkit.train import train
     from toolkit.train.refit import refit_config
 
-    source = store.find_run(run)
+    source = store.find_run(resolve_source(run, storage))  # a run, else a study's best run
     record = source.read()
     rows_from = source  # a cross-validation: its first fold's steps, its config less folds
     if cv.is_group(record) and record.get("status") == "completed":

@@ -1,13 +1,14 @@
 """On-disk cache of decoded competitions, keyed by a content fingerprint and the image policy.
 
 One entry is a folder ``<cache>/<fingerprint>/`` holding ``x_train.npy``, ``y_train.npy``,
-``x_test.npy``, optionally ``y_test.npy``, and ``meta.json`` (classes, ids, columns, the resolved
-image policy). The fingerprint covers the files and the requested (image_size, resize), so each
-size of a folder has its own entry and switching back to a size already decoded is instant. An
-entry is built in a temporary folder beside it (:func:`scratch`: the image decoder writes its
-arrays there directly) and moved into place with one ``os.replace``, so readers see a complete
-entry or none. Entries are read back memory-mapped, so a second load costs a directory walk
-(for the fingerprint) and a few file opens, whatever the number of images.
+``x_test.npy``, optionally ``y_test.npy``, and ``meta.json`` (classes, test and training ids,
+columns, the resolved image policy). The fingerprint covers the files and the requested
+(image_size, resize), so each size of a folder has its own entry and switching back to a size
+already decoded is instant. An entry is built in a temporary folder beside it (:func:`scratch`:
+the image decoder writes its arrays there directly) and moved into place with one
+``os.replace``, so readers see a complete entry or none. Entries are read back memory-mapped, so
+a second load costs a directory walk (for the fingerprint) and a few file opens, whatever the
+number of images.
 
 ``meta.json`` also holds a checksum (:func:`checksum`) of everything but the pixels: the label
 arrays byte for byte, the pixel arrays' headers and file sizes, and the rest of ``meta.json``.
@@ -15,6 +16,12 @@ A load verifies it (a few milliseconds even for 300,000 images) and rebuilds an 
 fails, so an edited label (out of range, say) is never trusted. The pixels themselves are not
 hashed: that would read every page of the memory-mapped arrays on every load (about 0.2 s per
 100 MB) and any uint8 value is a valid pixel.
+
+An entry without ``train_ids`` in its ``meta.json`` was written before entries kept the training
+images' ids; it is rebuilt once, under the same fingerprint, so a cached load always equals a
+fresh one (an old entry would otherwise lack the ids that k-fold's oof.csv names its rows with).
+``CACHE_VERSION`` is not bumped for this: the version is part of every fingerprint, and a new
+fingerprint would make every existing run look trained on other data.
 """
 
 from __future__ import annotations
@@ -114,6 +121,8 @@ def read_entry(cache_dir: Path, key: str) -> Parsed | None:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("fingerprint") != key or meta.get("version") != CACHE_VERSION:
             raise ValueError("fingerprint mismatch")
+        if "train_ids" not in meta:
+            raise ValueError("written before entries kept the training ids")
         arrays = {
             name: np.load(entry / f"{name}.npy", mmap_mode="r", allow_pickle=False)
             for name in _ARRAYS
@@ -130,6 +139,7 @@ def read_entry(cache_dir: Path, key: str) -> Parsed | None:
             classes=tuple(meta["classes"]),
             x_test=arrays["x_test"],
             test_ids=tuple(meta["test_ids"]),
+            train_ids=tuple(meta["train_ids"]),
             id_column=meta["id_column"],
             label_column=meta["label_column"],
             y_test=np.asarray(arrays["y_test"]) if "y_test" in arrays else None,
@@ -253,6 +263,7 @@ def write_entry(
             "source": str(source),
             "classes": list(parsed.classes),
             "test_ids": list(parsed.test_ids),
+            "train_ids": list(parsed.train_ids),  # [] when the layout names none
             "id_column": parsed.id_column,
             "label_column": parsed.label_column,
             "has_answers": parsed.y_test is not None,

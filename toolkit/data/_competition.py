@@ -34,6 +34,7 @@ class Parsed:
     label_column: str = "label"  # submission's label column, when the layout names none
     y_test: np.ndarray | None = None  # (M,) int64 answer key aligned with test_ids
     image_policy: dict[str, Any] | None = None  # set by the image decoder (or fit_arrays)
+    train_ids: tuple[Label, ...] = ()  # (N,) aligned with x_train; () when the layout names none
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +61,10 @@ class Competition:
     # "source_sizes": {"min_side", "median_side", "max_side", "non_square"}} (see _resize.py);
     # empty only for a Competition built by hand.
     image_policy: dict[str, Any] = field(default_factory=dict)
+    # The training images' ids, aligned with x_train/y_train rows (train.csv's id text, or the
+    # path under train/ of a class-folder image); () when unknown: a layout without ids, or a
+    # Competition built by hand. k-fold's oof.csv names its rows with them.
+    train_ids: tuple[Label, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -111,6 +116,11 @@ def check_parsed(parsed: Parsed, where: Path) -> None:
         )
     if y.shape != (len(x),) or len(parsed.test_ids) != len(xt):
         raise ToolkitError(f"labels or ids in {where} do not line up with the images; check them.")
+    if parsed.train_ids and len(parsed.train_ids) != len(x):
+        raise ToolkitError(
+            f"{len(parsed.train_ids)} training ids in {where} for {len(x)} training images; "
+            "give every training image one id."
+        )
     used = np.unique(y)
     if len(used) < 2:
         only = parsed.classes[int(used[0])] if len(used) else "?"

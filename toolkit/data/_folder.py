@@ -1,7 +1,9 @@
 """``image-folder``: train/<class>/* and test/* (ImageFolder style).
 
-Class names are the folder names (strings); test ids are the file stems, in natural order. An
-optional sample_submission.csv fixes the submission columns and the id order; an optional
+Class names are the folder names (strings); a training image's id is its path under train/
+(``cat/001.png``), in the order the images are stacked (class folders by name, each one's files
+in natural order); test ids are the file stems, in natural order. An optional
+sample_submission.csv fixes the submission columns and the id order; an optional
 test_labels.csv, or test/<class>/* folders, give the answer key.
 """
 
@@ -80,6 +82,7 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
         label_column=sub.label_column if sub else "label",
         y_test=y_test,
         image_policy=policy,
+        train_ids=tuple(p.relative_to(train).as_posix() for p in train_files),
     )
 
 

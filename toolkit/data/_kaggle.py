@@ -4,8 +4,9 @@ train.csv's first column is the id (or the submission's id column, if train.csv 
 label column is the one named ``label`` (else the submission's label column, else the second
 column). Ids match files by stem (``17`` -> ``train/17.png``) or by full name (``17.png``),
 compared in NFC (a CSV's ``café`` finds the file macOS named in NFD).
-The test ids are sample_submission.csv's first column, in its order; test_labels.csv, when
-present, is the answer key.
+The training ids are train.csv's id column as written (text: ``007`` stays ``007``), in its row
+order, which is also the order of ``x_train``. The test ids are sample_submission.csv's first
+column, in its order; test_labels.csv, when present, is the answer key.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
         label_column=sub.label_column,
         y_test=y_test,
         image_policy=policy,
+        train_ids=tuple(ids),  # train_files (hence x_train) follow train.csv's rows
     )
 
 

@@ -142,6 +142,7 @@ def _wrap(parsed: Parsed, root: Path, fmt: str, key: str) -> Competition:
         y_test=None if parsed.y_test is None else _read_only(parsed.y_test),
         fingerprint=key,
         image_policy=dict(parsed.image_policy or {}),
+        train_ids=tuple(parsed.train_ids),
     )
 
 

@@ -1,5 +1,5 @@
 """``npz``: one NumPy archive with x_train, y_train, x_test (and optional y_test, class_names,
-test_ids); the path is the .npz file or a folder holding exactly one.
+test_ids, train_ids); the path is the .npz file or a folder holding exactly one.
 
 x arrays may be (N, H, W), (N, H, W, C) or (N, C, H, W) with C in 1, 3, 4 (the layout is told
 by which axis is 1/3/4 and which two are equal; (N, H, W, C) wins a tie). A fourth (alpha)
@@ -22,7 +22,7 @@ from toolkit.errors import ToolkitError
 
 NAME = "npz"
 REQUIRED = ("x_train", "y_train", "x_test")
-OPTIONAL = ("y_test", "class_names", "test_ids")
+OPTIONAL = ("y_test", "class_names", "test_ids", "train_ids")
 
 
 def archives(folder: Path) -> list[Path]:
@@ -61,13 +61,7 @@ def load(path: Path, *, workers: int | None, request: SizeRequest, scratch: Path
             y_test, _ = labels_from_array(arrays["y_test"], names, what=what)
         else:
             y_test = encode_values(plain_values(arrays["y_test"], what=what), classes, what=what)
-    test_ids: tuple[Label, ...] = tuple(range(len(x_test)))
-    if "test_ids" in arrays:
-        what = f"{path.name}: test_ids"
-        _same_length(arrays["test_ids"], x_test, what)
-        test_ids = tuple(plain_values(arrays["test_ids"], what=what))
-        if len(set(test_ids)) != len(test_ids):
-            raise ToolkitError(f"{what} has duplicate ids; each test image needs its own id.")
+    test_ids = _ids(arrays, "test", x_test, path) or tuple(range(len(x_test)))
     return Parsed(
         x_train=x_train,
         y_train=y_train,
@@ -75,7 +69,20 @@ def load(path: Path, *, workers: int | None, request: SizeRequest, scratch: Path
         x_test=x_test,
         test_ids=test_ids,
         y_test=y_test,
+        train_ids=_ids(arrays, "train", x_train, path),  # () without a train_ids array
     )
+
+
+def _ids(arrays: dict[str, np.ndarray], part: str, x: np.ndarray, path: Path) -> tuple[Label, ...]:
+    """The ``<part>_ids`` array as plain values, one per image of ``x``; () when absent."""
+    if f"{part}_ids" not in arrays:
+        return ()
+    what = f"{path.name}: {part}_ids"
+    _same_length(arrays[f"{part}_ids"], x, what)
+    ids = tuple(plain_values(arrays[f"{part}_ids"], what=what))
+    if len(set(ids)) != len(ids):
+        raise ToolkitError(f"{what} has duplicate ids; each {part} image needs its own id.")
+    return ids
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -101,7 +108,8 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         if missing:
             raise ToolkitError(
                 f"{path.name} lacks {', '.join(missing)} (it has: {preview(archive.files) or '-'}"
-                "); save x_train, y_train and x_test (optional y_test, class_names, test_ids)."
+                "); save x_train, y_train and x_test (optional y_test, class_names, test_ids, "
+                "train_ids)."
             )
         out = {}
         for name in (*REQUIRED, *OPTIONAL):

@@ -6,10 +6,14 @@ label column, which then is the answer key). K+1 values per row are a grayscale 
 3·S·S values are a channel-last RGB one. sample_submission.csv, when present, gives the
 submission columns and the id order (Digit Recognizer: ``ImageId,Label``, ids 1..M, one per
 test.csv row in order). Without it, ids come from test.csv's id column or are 0..M-1.
+Training ids come from a train.csv column named like test.csv's id column, the submission's id
+column or ``id`` (as written, in row order); without one (Digit Recognizer) they are unknown, and
+a column holding blank or repeated ids is ignored with a warning rather than refused.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +41,8 @@ from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 NAME = "pixel-csv"
 _PIXEL = re.compile(r"(?:pixel|pix|px|p)?[_ -]?\d+|\d+x\d+", re.IGNORECASE)
@@ -105,6 +111,7 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
     check_classes(classes, file=train_path.name)
     y_train = encode(labels, classes, file=train_path.name)  # (N,)
     x_train = _images(table, pixels, side, channels, train_path.name)  # (N, C, S, S)
+    maybe_ids = {c: texts(table, c) for c in others if c != label_col}  # usually none or one
     del table
 
     test_header = read_header(test_path)
@@ -127,6 +134,7 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
     if id_texts is not None:
         check_ids(id_texts, file=test_path.name, column=id_col or "")
     answer_texts = texts(ttable, test_label) if test_label else None
+    train_ids = _train_ids(maybe_ids, (id_col, sub.id_column if sub else None), train_path.name)
 
     order = _order(id_texts, len(x_test), sub, test_path.name)
     if order is not None:
@@ -157,7 +165,25 @@ def load(root: Path, *, workers: int | None, request: SizeRequest, scratch: Path
         id_column=columns[0],
         label_column=columns[1],
         y_test=y_test,
+        train_ids=train_ids,
     )
+
+
+def _train_ids(
+    columns: dict[str, list[str]], names: tuple[str | None, ...], file: str
+) -> tuple[str, ...]:
+    """The texts of train.csv's id column (one of ``columns``, named like one of ``names`` or
+    ``id``, case-insensitively), or () when there is none or its ids are unusable."""
+    wanted = {n.strip().lower() for n in names if n} | {"id"}
+    found = [c for c in columns if c.strip().lower() in wanted]
+    if not found:
+        return ()
+    try:
+        check_ids(columns[found[0]], file=file, column=found[0])
+    except ToolkitError as err:  # ids are only a convenience here: the images still load
+        log.warning("%s; the training images are numbered by row instead", err)
+        return ()
+    return tuple(columns[found[0]])
 
 
 def _label_column(others: list[str], sub: Submission | None, file: str) -> str:

@@ -7,7 +7,9 @@ cross-validation, with the K fold runs as ordinary run folders inside it::
         run.json          kind "cv", the config, the folds (id, fold, score), mean and std
         oof_probs.npy     out-of-fold class probabilities (N, num_classes) of every training
                           image: each row predicted by the one fold model that never trained on it
-        oof.csv           the same with each image's row, label and fold, for stacking
+        oof.csv           the same with each image's id (first column, when the competition
+                          names its training images: train.csv's id, or the path under train/
+                          of a class folder), row, label and fold, for stacking
         val_probs.npy / val_labels.npy   the out-of-fold predictions again, under the names
                           the noise tools read (toolkit.runs.noise)
         test_probs.npy    the fold models' mean test probabilities

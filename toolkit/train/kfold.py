@@ -129,7 +129,7 @@ def train_folds(
     assert oof is not None
     metrics = _summary(task.metric, folds, oof, y)
     metrics |= _test_metrics(group, comp, list(classes), task.metric)
-    _write_oof(group, oof, y, assignment, keep, list(classes))
+    _write_oof(group, oof, y, assignment, keep, list(classes), train_ids=comp.train_ids)
     group.update(
         status="completed",
         error=None,
@@ -211,9 +211,15 @@ def _write_oof(
     assignment: np.ndarray,
     keep: np.ndarray | None,
     classes: list[Any],
+    *,
+    train_ids: tuple[Any, ...] = (),
 ) -> None:
-    """oof_probs.npy, oof.csv (row, label, fold, one column per class) and the noise tools'
-    val_probs.npy / val_labels.npy."""
+    """oof_probs.npy, oof.csv (id, row, label, fold, one column per class) and the noise
+    tools' val_probs.npy / val_labels.npy.
+
+    ``keep``: the training rows of a class subset (None: every row); ``train_ids``: the
+    competition's ids of all training rows, () when it names none (oof.csv then has no id
+    column and its rows are told apart by ``row`` alone)."""
     import pandas as pd
 
     from toolkit import io
@@ -223,7 +229,10 @@ def _write_oof(
     save_array(group, "val_probs.npy", oof)
     save_array(group, "val_labels.npy", y.astype(np.int64))
     rows = np.arange(len(y)) if keep is None else np.asarray(keep)
-    table = pd.DataFrame({"row": rows, "label": [classes[int(t)] for t in y], "fold": assignment})
+    ids = {"id": [train_ids[int(r)] for r in rows]} if train_ids else {}
+    table = pd.DataFrame(
+        {**ids, "row": rows, "label": [classes[int(t)] for t in y], "fold": assignment}
+    )
     probs = pd.DataFrame(oof, columns=[str(c) for c in classes])
     text = pd.concat([table, probs], axis=1).to_csv(index=False, float_format="%.6g")
     io.write_text(group.file("oof.csv"), text)
