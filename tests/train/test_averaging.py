@@ -3,10 +3,8 @@ tiny run whose checkpoint is the average when it scores better and the best weig
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +13,12 @@ import torch
 from torch import nn
 
 from tests._runs import tiny_run
+from tests.train._toy import toy_context, toy_stage
 from toolkit.data import Competition
 from toolkit.runs.checkpoint import read_tensors
 from toolkit.train import TrainConfig
 from toolkit.train.averaging import WeightAverage
 from toolkit.train.loop import Context, Stage, fit
-from toolkit.train.plan import Kinds, make_plan
-from toolkit.train.progress import Progress
 
 N = 64  # training rows of the toy stage
 
@@ -82,35 +79,21 @@ def test_an_average_needs_two_snapshots() -> None:
 def _stage(model: nn.Linear, score: Callable[[int], float | None], seen: list[float]) -> Stage:
     """A linear model fitting y = 2x over 4 evaluations; the i-th scoring (from 1, the average's
     scoring last) scores ``score(i)``; ``seen`` gets the weight each scoring saw."""
-    cfg = TrainConfig(head_epochs=4, head_batch_size=16, head_lr=0.05)
-    kinds = Kinds(embedding_loss=False, balanced_batches=False, trains_encoder=False)
-    (plan,) = make_plan(cfg, n_train=N, kinds=kinds).stages  # 4 steps an epoch
-    x = torch.linspace(-1, 1, N).unsqueeze(1)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        return ((model(x[idx]) - 2 * x[idx]) ** 2).mean()
-
-    def batches(gen: torch.Generator) -> Iterator[torch.Tensor]:
-        return iter(torch.randperm(N, generator=gen).split(16))
 
     def evaluate() -> dict[str, Any]:
         seen.append(float(model.weight.detach()))
         s = score(len(seen))
         return {"score": s, "value": s}
 
-    return Stage(plan, [model], [(list(model.parameters()), 1.0)], step, batches, evaluate)
+    return toy_stage(model, evaluate, n=N, epochs=4)  # 4 steps an epoch
 
 
 def _context(reports: list[int], **config: Any) -> Context:
-    cfg = dataclasses.replace(TrainConfig(), **config)
-
     def report(index: int, value: float) -> bool:
         reports.append(index)
         return False
 
-    return Context(
-        cfg, None, Progress(True), report, torch.device("cpu"), contextlib.nullcontext, 0.0
-    )
+    return toy_context(report, **config)
 
 
 def _model() -> nn.Linear:

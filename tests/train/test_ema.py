@@ -3,10 +3,7 @@ digits run that records it."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +11,11 @@ import pytest
 import torch
 from torch import nn
 
+from tests.train._toy import toy_context, toy_stage
 from toolkit.data import Competition
 from toolkit.train import TrainConfig, train
 from toolkit.train.ema import EMA
 from toolkit.train.loop import Context, Stage, fit
-from toolkit.train.plan import Kinds, make_plan
-from toolkit.train.progress import Progress
 
 N = 64  # training rows of the toy stage
 
@@ -90,16 +86,6 @@ def test_applied_puts_the_average_in_and_restores_exactly() -> None:
 
 def _stage(model: nn.Linear, score: Any, seen: list[float]) -> Stage:
     """A linear model fitting y = 2x; ``score(w)`` scores the weight the evaluation sees."""
-    cfg = TrainConfig(head_epochs=4, head_batch_size=16, head_lr=0.05)
-    kinds = Kinds(embedding_loss=False, balanced_batches=False, trains_encoder=False)
-    (plan,) = make_plan(cfg, n_train=N, kinds=kinds).stages  # 4 steps an epoch
-    x = torch.linspace(-1, 1, N).unsqueeze(1)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        return ((model(x[idx]) - 2 * x[idx]) ** 2).mean()
-
-    def batches(gen: torch.Generator) -> Iterator[torch.Tensor]:
-        return iter(torch.randperm(N, generator=gen).split(16))
 
     def evaluate() -> dict[str, Any]:
         w = float(model.weight.detach())
@@ -107,14 +93,11 @@ def _stage(model: nn.Linear, score: Any, seen: list[float]) -> Stage:
         s = score(w)
         return {"score": s, "value": s}
 
-    return Stage(plan, [model], [(list(model.parameters()), 1.0)], step, batches, evaluate)
+    return toy_stage(model, evaluate, n=N, epochs=4)  # 4 steps an epoch
 
 
 def _context(**config: Any) -> Context:
-    cfg = dataclasses.replace(TrainConfig(), **config)
-    return Context(
-        cfg, None, Progress(True), None, torch.device("cpu"), contextlib.nullcontext, 0.0
-    )
+    return toy_context(**config)
 
 
 def _model() -> nn.Linear:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
-from toolkit.train.config import TrainConfig
+from tests.train._toy import toy_context, toy_stage
 from toolkit.train.lookahead import LOOKAHEAD_K, Lookahead
-from toolkit.train.loop import Context, Stage, fit
-from toolkit.train.plan import Kinds, make_plan
-from toolkit.train.progress import Progress
+from toolkit.train.loop import Stage, fit
 
 
 def test_slow_and_fast_weights_are_the_hand_computed_ones() -> None:
@@ -60,31 +55,13 @@ N = 80  # training rows: 5 steps of 16, one epoch
 
 
 def _stage(model: nn.Linear) -> Stage:
-    cfg = TrainConfig(head_epochs=1, head_batch_size=16, head_lr=0.05)
-    kinds = Kinds(embedding_loss=False, balanced_batches=False, trains_encoder=False)
-    (plan,) = make_plan(cfg, n_train=N, kinds=kinds).stages
-    x = torch.linspace(-1, 1, N).unsqueeze(1)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        return ((model(x[idx]) - 2 * x[idx]) ** 2).mean()
-
-    def batches(gen: torch.Generator) -> Iterator[torch.Tensor]:
-        return iter(torch.randperm(N, generator=gen).split(16))
-
-    def evaluate() -> dict[str, Any]:
-        return {"score": 0.5, "value": 0.5}
-
-    return Stage(plan, [model], [(list(model.parameters()), 1.0)], step, batches, evaluate)
+    return toy_stage(model, lambda: {"score": 0.5, "value": 0.5}, n=N, epochs=1)
 
 
 def _fitted(**config: Any) -> nn.Linear:
     torch.manual_seed(0)
     model = nn.Linear(1, 1)
-    cfg = dataclasses.replace(TrainConfig(), **config)
-    ctx = Context(
-        cfg, None, Progress(True), None, torch.device("cpu"), contextlib.nullcontext, 0.0
-    )
-    fit(_stage(model), ctx)
+    fit(_stage(model), toy_context(**config))
     return model
 
 
