@@ -85,7 +85,7 @@ def make_submission(
     :func:`~toolkit.submit.paths.submissions_root`) with a provenance JSON beside it; an existing
     file is never overwritten. ``study``/``storage`` are recorded when the runs come from one.
     """
-    from toolkit.data import select_classes, split_validation
+    from toolkit.data import select_classes
     from toolkit.train.task import resolve_task
 
     run_ids = [runs] if isinstance(runs, str) else list(runs)
@@ -119,14 +119,7 @@ def make_submission(
     if oof is not None:
         val_probs, y_val = oof
     else:
-        _, va_idx = split_validation(
-            y_all,
-            config.val_fraction,
-            config.seed,
-            names=kept,
-            folds=config.folds,
-            fold=config.fold,
-        )
+        _, va_idx = config.split(y_all, kept)
         val_probs = predict_members(members, x_all[va_idx], ttas, device) if len(va_idx) else None
         y_val = y_all[va_idx]
     probs = predict_members(members, comp.x_test, ttas, device)  # (M, K)

@@ -15,7 +15,7 @@ import dataclasses
 import math
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -57,9 +57,7 @@ class TrainConfig:
     pseudo_labels: str = ""  # a run id/folder or a submission CSV that predicted the test set
     pseudo_threshold: float = 0.9  # keep test images whose top probability is at least this
     crop_pad: int = 0  # random-crop augmentation: pad by this many pixels, crop back; 0 = off
-    flip: bool = (
-        False  # random horizontal flips (off by default: digits and text are not symmetric)
-    )
+    flip: bool = False  # random horizontal flips (off: digits and text are not symmetric)
     # with flip: random (p = 0.5 each epoch) | alternate (airbench: a seeded half flipped in the
     # first epoch, then each image the opposite of its last epoch's; toolkit.train.batches)
     flip_mode: str = "random"
@@ -143,6 +141,14 @@ class TrainConfig:
     def has_validation(self) -> bool:
         """Whether the run holds training images back to validate on (a fold, or a split)."""
         return self.folds >= 2 or self.val_fraction > 0
+
+    def split(self, y: Any, names: Sequence[object] = ()) -> tuple[Any, Any]:
+        """(train, validation) rows of labels ``y``: this run's fold or held-out split."""
+        from toolkit.data import split_validation
+
+        return split_validation(
+            y, self.val_fraction, self.seed, names=names, folds=self.folds, fold=self.fold
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""

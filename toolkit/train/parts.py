@@ -98,18 +98,11 @@ def load_splits(config: TrainConfig, comp: Competition, device: torch.device) ->
     Pseudo-labelled test images join the end of the train split; the validation split is the
     one the run has without them.
     """
-    from toolkit.data import select_classes, split_validation
+    from toolkit.data import select_classes
     from toolkit.train.pseudo import pseudo_labels
 
     x_all, y_all, classes = select_classes(comp, config.classes)
-    tr, va = split_validation(
-        y_all,
-        config.val_fraction,
-        config.seed,
-        names=classes,
-        folds=config.folds,
-        fold=config.fold,
-    )
+    tr, va = config.split(y_all, classes)
     pseudo = pseudo_labels(config, comp)
 
     def images(idx: np.ndarray, extra: np.ndarray | None = None) -> torch.Tensor:

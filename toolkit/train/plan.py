@@ -185,13 +185,11 @@ def train_split_size(config: TrainConfig, comp: Competition) -> tuple[int, int]:
 
     Pseudo-labelled test images count: their source's probabilities (or CSV) are read, no image.
     """
-    from toolkit.data import class_subset, split_validation
+    from toolkit.data import class_subset
     from toolkit.train.pseudo import pseudo_count
 
     _, y, classes = class_subset(comp, config.classes)
-    train_idx, _ = split_validation(
-        y, config.val_fraction, config.seed, names=classes, folds=config.folds, fold=config.fold
-    )
+    train_idx, _ = config.split(y, classes)
     return len(train_idx) + pseudo_count(config, comp), len(classes)
 
 
