@@ -184,3 +184,28 @@ def test_trial_never_owned_is_requeued_after_the_grace_period(
     monkeypatch.setattr(worker, "UNOWNED_GRACE_S", 0)
     assert recover_stale(study) == [trial.number]
     assert trial_states(study) == {"FAIL": 1, "WAITING": 1}
+
+
+def test_parameters_whose_worker_keeps_dying_are_not_retried_for_ever(
+    tune_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.tune import worker
+
+    study = optuna.create_study(
+        study_name="deadly", storage=open_storage(default_url("deadly")), direction="maximize"
+    )
+    monkeypatch.setattr(worker, "UNOWNED_GRACE_S", 0)  # each claim dies before its owner
+    study.enqueue_trial({"x": 0.25})
+    for attempt in range(1, worker.MAX_ATTEMPTS + 1):
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        assert trial.params == {"x": 0.25}
+        assert trial.user_attrs.get("attempt", 1) == attempt
+        recovered = recover_stale(study)
+        assert recovered == ([trial.number] if attempt < worker.MAX_ATTEMPTS else [])
+    states = trial_states(study)
+    assert states == {"FAIL": worker.MAX_ATTEMPTS}  # nothing WAITING: not a fourth time
+    last = study.trials[-1]
+    assert last.user_attrs["error"].endswith(
+        f"died in all {worker.MAX_ATTEMPTS} attempts with these parameters: not retried"
+    )
+    assert last.user_attrs["retry_of"] == study.trials[-2].number

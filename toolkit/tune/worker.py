@@ -45,6 +45,9 @@ Announce = Callable[["TrainConfig"], None]  # told each trial's config just befo
 OWNER_ATTR = "toolkit_owner"  # "<host>:<pid>" of the worker running the trial
 UNOWNED_GRACE_S = 120  # a RUNNING trial without an owner this old was never started
 MAX_CONSECUTIVE_FAILURES = 3  # a study whose trials keep failing stops instead of looping
+# A trial whose worker died (killed, out of memory) is run again with the same parameters, at
+# most this many times in all: parameters that kill every worker must not loop for ever.
+MAX_ATTEMPTS = 3
 WAIT_POLL_S = 1.0  # a worker with nothing to claim looks at the others' trials this often
 
 
@@ -257,14 +260,25 @@ def recover_stale(study: optuna.Study, watch: LeaseWatch | None = None) -> list[
         why = _why_gone(t, stale_ids, watch)
         if why is None:
             continue
+        attempt = int(t.user_attrs.get("attempt", 1))
+        if attempt >= MAX_ATTEMPTS:
+            why += f"; its worker died in all {attempt} attempts with these parameters: "
+            why += "not retried"
         try:
             study._storage.set_trial_user_attr(t._trial_id, "error", why)
             study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
-        recovered.append(t.number)
+        if attempt < MAX_ATTEMPTS:
+            _requeue(study, t, attempt + 1)
+            recovered.append(t.number)
     return recovered
+
+
+def _requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, attempt: int) -> None:
+    """Queue ``trial``'s parameters again as attempt number ``attempt``."""
+    attrs = {"retry_of": trial.number, "attempt": attempt}
+    study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
 
 
 def _why_gone(
@@ -295,8 +309,8 @@ def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, why: str) -> Non
     from optuna.trial import TrialState
 
     trial.set_user_attr("error", why)
-    study.tell(trial, state=TrialState.FAIL)
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+    frozen = study.tell(trial, state=TrialState.FAIL)
+    _requeue(study, frozen, int(frozen.user_attrs.get("attempt", 1)))  # not the trial's fault
 
 
 def _hold(study: optuna.Study, trial: optuna.Trial) -> None:
