@@ -37,9 +37,12 @@ def test_no_probe_without_budget_or_when_width_is_set() -> None:
         ({1.0: 1e6, 0.5: 3e6}, 1.0),  # a fast machine: the wide model gets enough epochs
         ({1.0: 10.0, 0.5: 1e6}, 0.5),  # the wide one would not: the narrow one
         ({1.0: 1.0, 0.5: 2.0}, 0.5),  # neither reaches MIN_EPOCHS: the narrowest
+        # A small train split: 270k images are 100+ epochs, but under MIN_IMAGES: narrow ...
+        ({1.0: 500.0, 0.5: 1e6}, 0.5),
+        ({1.0: 1000.0, 0.5: 1e6}, 1.0),  # ... 540k images are enough: wide
     ],
 )
-def test_the_widest_width_that_gets_enough_epochs(
+def test_the_widest_width_that_gets_enough_epochs_and_images(
     digits: Competition,
     monkeypatch: pytest.MonkeyPatch,
     speeds: dict[float, float],

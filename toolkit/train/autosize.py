@@ -4,11 +4,12 @@ With ``autosize = true`` (the recipes set it), a run that has a budget and an en
 ``width`` parameter the user did not set measures how many training images per second each
 candidate width takes on this machine, with this data, precision and batch size (a few real
 training steps each, a few seconds in all), and trains the widest candidate that still gets at
-least :data:`MIN_EPOCHS` passes over the train split in its share of the budget; the narrowest
-when none does. A fast machine (a GPU, AMX bf16 cores, many cores) or a long budget gets the
-wide model; a slow one or a short budget the narrow model with more epochs.
+least :data:`MIN_EPOCHS` passes over the train split, and :data:`MIN_IMAGES` training images in
+all, in its share of the budget; the narrowest when none does. A fast machine (a GPU, AMX bf16
+cores, many cores) or a long budget gets the wide model; a slow one or a short budget the narrow
+model with more epochs.
 
-The rule and the measurements behind :data:`MIN_EPOCHS` are in docs/BENCHMARKS.md ("The budget
+The rule and the measurements behind its two thresholds are in docs/BENCHMARKS.md ("The budget
 picks the model"). The probe is recorded in ``run.json`` under ``autosize``.
 """
 
@@ -32,6 +33,9 @@ WIDTHS = (1.0, 0.5)  # candidates, widest first (the widths measured in docs/BEN
 # training share of the budget (evaluations take some of that time: the run trains a little
 # fewer epochs than this).
 MIN_EPOCHS = 12.0
+# ... and training images in all: on a small train split 12 epochs are few steps, and there the
+# wide model lost to the narrow one trained for more of them (docs/BENCHMARKS.md).
+MIN_IMAGES = 400_000
 PROBE_SECONDS = (0.3, 1.5)  # timed steps per candidate (0.3% of the budget, within these)
 PROBE_MAX_STEPS = 8  # ... but never more than this many
 
@@ -47,7 +51,7 @@ class Sizing:
     probe_s: float = 0.0  # seconds the probe took (inside the budget)
 
     def record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"min_epochs": MIN_EPOCHS}
+        return dataclasses.asdict(self) | {"min_epochs": MIN_EPOCHS, "min_images": MIN_IMAGES}
 
 
 def applies(cfg: TrainConfig) -> str | None:
@@ -82,6 +86,7 @@ def choose(
 
     t0 = time.perf_counter()
     n_train = len(splits.y_train)
+    need = max(MIN_EPOCHS, MIN_IMAGES / n_train)  # epochs a width must get to be chosen
     speeds: dict[str, float] = {}
     epochs: dict[str, float] = {}
     chosen = WIDTHS[-1]
@@ -95,15 +100,15 @@ def choose(
         share = ENCODER_SHARE if stage_name == "encoder" else TRAIN_SHARE
         left = max(cfg.budget * share - spent_s - (time.perf_counter() - t0), 0.0)
         epochs[str(width)] = round(speed * left / n_train, 1)
-        if epochs[str(width)] >= MIN_EPOCHS:
+        if epochs[str(width)] >= need:
             chosen = width
             break  # the widest that fits: narrower ones need no probe
     torch.manual_seed(cfg.seed)  # the run's weights as if no probe had run
     got = epochs[str(chosen)]
-    fits = got >= MIN_EPOCHS
+    fits = got >= need
     reason = (
         f"width {chosen}: about {got:g} epochs at {speeds[str(chosen)]:,.0f} img/s in the budget"
-        + ("" if fits else f" (no candidate reaches {MIN_EPOCHS:g}; the narrowest)")
+        + ("" if fits else f" (no candidate reaches {need:.1f}; the narrowest)")
     )
     sizing = Sizing(
         chosen,
