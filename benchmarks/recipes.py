@@ -9,6 +9,10 @@ validation and test accuracy (the answer key, when the competition has one), epo
 images/s and seconds. This is the script whose numbers chose the recipes in
 ``toolkit/train/recipes.py`` (see docs/BENCHMARKS.md).
 
+The ``ft-*`` candidates start from ``fastnet-finetune`` as it was before 2026-12-07's
+side-by-side sitting adopted mixup, the bias learning-rate rule and alternating flips into it
+(``ft-before-tricks``), so the commands in docs/BENCHMARKS.md rerun what they measured.
+
 The competitors' techniques (issue 15) are candidates too, each the recipe plus one setting:
 ``ft-mixup``, ``ft-cutmix``, ``ft-ema``, ``ft-average5`` (SWA-style average of the last 5
 evaluations), ``ft-folds5`` (a 5-fold cross-validation sharing the budget; its test accuracy
@@ -26,35 +30,39 @@ import time
 from pathlib import Path
 from typing import Any
 
+# fastnet-finetune before 2026-12-07's sitting: the three settings it adopted then, undone
+BEFORE: dict[str, Any] = {"mixup": 0.0, "bias_lr_scale": 1.0, "flip_mode": "random"}
+
 # name -> (recipe it starts from, or "" for tk train's plain defaults; changes to it)
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults": ("", {}),  # fastnet + finetune, Adam 1e-3, no augmentation
     "defaults+aug": ("", {"crop_pad": 2, "flip": True}),
     "fastnet-finetune": ("fastnet-finetune", {}),
-    "ft-no-tta": ("fastnet-finetune", {"tta": False}),
-    "ft-no-label-smoothing": ("fastnet-finetune", {"loss.label_smoothing": 0.0}),
-    "ft-lr0.2": ("fastnet-finetune", {"lr": 0.2}),
-    "ft-lr0.05": ("fastnet-finetune", {"lr": 0.05}),
-    "ft-batch512": ("fastnet-finetune", {"batch_size": 512, "lr": 0.2}),
-    "ft-width0.75": ("fastnet-finetune", {"encoder.width": 0.75}),
-    "ft-width1": ("fastnet-finetune", {"encoder.width": 1.0}),
-    "ft-crop4": ("fastnet-finetune", {"crop_pad": 4}),
+    "ft-before-tricks": ("fastnet-finetune", BEFORE),
+    "ft-no-tta": ("fastnet-finetune", {**BEFORE, "tta": False}),
+    "ft-no-label-smoothing": ("fastnet-finetune", {**BEFORE, "loss.label_smoothing": 0.0}),
+    "ft-lr0.2": ("fastnet-finetune", {**BEFORE, "lr": 0.2}),
+    "ft-lr0.05": ("fastnet-finetune", {**BEFORE, "lr": 0.05}),
+    "ft-batch512": ("fastnet-finetune", {**BEFORE, "batch_size": 512, "lr": 0.2}),
+    "ft-width0.75": ("fastnet-finetune", {**BEFORE, "encoder.width": 0.75}),
+    "ft-width1": ("fastnet-finetune", {**BEFORE, "encoder.width": 1.0}),
+    "ft-crop4": ("fastnet-finetune", {**BEFORE, "crop_pad": 4}),
     "fastnet-supcon-probe": ("fastnet-supcon-probe", {}),
     "supcon-temp0.2": ("fastnet-supcon-probe", {"loss.temperature": 0.2}),
     "supcon-adam": ("fastnet-supcon-probe", {"optimizer": "adam", "lr": 2e-3}),
     # what winning competitors do (issue 15), each on top of the recipe
-    "ft-mixup": ("fastnet-finetune", {"mixup": 0.2}),
-    "ft-cutmix": ("fastnet-finetune", {"cutmix": 1.0}),
-    "ft-ema": ("fastnet-finetune", {"ema": 0.99}),
-    "ft-average5": ("fastnet-finetune", {"average_last": 5}),
-    "ft-folds5": ("fastnet-finetune", {"folds": 5}),
-    "ft-folds3": ("fastnet-finetune", {"folds": 3}),
-    "ft-pseudo": ("fastnet-finetune", {"pseudo_labels": "@fastnet-finetune"}),
+    "ft-mixup": ("fastnet-finetune", {**BEFORE, "mixup": 0.2}),
+    "ft-cutmix": ("fastnet-finetune", {**BEFORE, "cutmix": 1.0}),
+    "ft-ema": ("fastnet-finetune", {**BEFORE, "ema": 0.99}),
+    "ft-average5": ("fastnet-finetune", {**BEFORE, "average_last": 5}),
+    "ft-folds5": ("fastnet-finetune", {**BEFORE, "folds": 5}),
+    "ft-folds3": ("fastnet-finetune", {**BEFORE, "folds": 3}),
+    "ft-pseudo": ("fastnet-finetune", {**BEFORE, "pseudo_labels": "@fastnet-finetune"}),
     # airbench94's tricks fastnet leaves out (issue 12), each on top of the recipe
-    "ft-lookahead": ("fastnet-finetune", {"lookahead": 0.5}),
-    "ft-bias-lr": ("fastnet-finetune", {"bias_lr_scale": 64.0}),  # airbench's bias_scaler
-    "ft-alt-flips": ("fastnet-finetune", {"flip_mode": "alternate"}),
-    "ft-whiten": ("fastnet-finetune", {"encoder.whiten": True}),
+    "ft-lookahead": ("fastnet-finetune", {**BEFORE, "lookahead": 0.5}),
+    "ft-bias-lr": ("fastnet-finetune", {**BEFORE, "bias_lr_scale": 64.0}),  # airbench's
+    "ft-alt-flips": ("fastnet-finetune", {**BEFORE, "flip_mode": "alternate"}),
+    "ft-whiten": ("fastnet-finetune", {**BEFORE, "encoder.whiten": True}),
 }
 
 

@@ -172,10 +172,11 @@ def test_the_settings_read_from_set_and_are_checked() -> None:
         ({"lookahead": -0.1}, "lookahead"),
         ({"bias_lr_scale": 0.0}, "bias_lr_scale"),
         ({"flip_mode": "mirror", "flip": True}, "flip_mode must be"),
-        ({"flip_mode": "alternate"}, "needs flip=true"),
     ]:
         with pytest.raises(ToolkitError, match=needle):
             validate(dataclasses.replace(TrainConfig(), **bad))
+    # The recipe alternates flips; a user who turns flips off needs no second setting.
+    validate(dataclasses.replace(TrainConfig(), flip=False, flip_mode="alternate"))
 
 
 # -- fastnet's whitened stem in a run ----------------------------------------------------------

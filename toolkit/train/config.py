@@ -58,8 +58,8 @@ class TrainConfig:
     pseudo_threshold: float = 0.9  # keep test images whose top probability is at least this
     crop_pad: int = 0  # random-crop augmentation: pad by this many pixels, crop back; 0 = off
     flip: bool = False  # random horizontal flips (off: digits and text are not symmetric)
-    # with flip: random (p = 0.5 each epoch) | alternate (airbench: a seeded half flipped in the
-    # first epoch, then each image the opposite of its last epoch's; toolkit.train.batches)
+    # flips' draw (none without flip): random (p = 0.5 each epoch) | alternate (airbench: a seeded
+    # half flipped in epoch 1, then each image the opposite of its last epoch's; train.batches)
     flip_mode: str = "random"
     rrc_scale: float = 0.0  # random-resized-crop: smallest area kept, e.g. 0.35; 0 = off
     # Mixup / CutMix: Beta(alpha, alpha) mixes of image pairs within a batch, 0 = off; both on:
@@ -354,7 +354,6 @@ def validate(config: TrainConfig) -> None:
         (0.0 <= config.lookahead < 1.0, "lookahead is an alpha in [0, 1), e.g. 0.5 (0: off)"),
         (config.bias_lr_scale > 0, "bias_lr_scale must be > 0 (1: the weights' lr)"),
         (config.flip_mode in ("random", "alternate"), "flip_mode must be random or alternate"),
-        (config.flip or config.flip_mode == "random", "flip_mode=alternate needs flip=true"),
         (config.folds >= 0 and config.folds != 1, "folds must be 0 (off) or at least 2"),
         (
             0 <= config.fold < max(config.folds, 1),
