@@ -108,7 +108,7 @@ def choose(
     fits = got >= need
     reason = (
         f"width {chosen}: about {got:g} epochs at {speeds[str(chosen)]:,.0f} img/s in the budget"
-        + ("" if fits else f" (no candidate reaches {need:.1f}; the narrowest)")
+        + ("" if fits else f" (no candidate reaches {need:.1f} epochs; the narrowest)")
     )
     sizing = Sizing(
         chosen,
