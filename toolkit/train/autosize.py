@@ -108,7 +108,7 @@ def choose(
     fits = got >= need
     reason = (
         f"width {chosen}: about {got:g} epochs at {speeds[str(chosen)]:,.0f} img/s in the budget"
-        + ("" if fits else f" (no candidate reaches {need:.1f} epochs; the narrowest)")
+        + ("" if fits else f" (none gets {MIN_EPOCHS:g} epochs and {MIN_IMAGES:,} images)")
     )
     sizing = Sizing(
         chosen,
