@@ -165,13 +165,11 @@ def preferred_image_size(factory: Callable[..., Any]) -> Callable[..., int | Non
     its weights were trained at (224 for a pretrained `timm:resnet18`), which becomes the
     default image size; `None`: no preference.
     """
-    helper = getattr(factory, "preferred_image_size", None)
-    if helper is not None and not callable(helper):
-        raise ToolkitError(
-            f"encoder {_type_name(factory)} has preferred_image_size={helper!r}; make it a "
-            f"function of the encoder's parameters returning a size or None ({DOC})."
-        )
-    return helper
+    return _optional_callable(
+        factory,
+        "preferred_image_size",
+        "a function of the encoder's parameters returning a size or None",
+    )
 
 
 def weight_source_params(factory: Callable[..., Any]) -> tuple[str, ...]:
@@ -197,11 +195,17 @@ def init_from_data(encoder: Encoder) -> Callable[[Tensor], None] | None:
     normalised as training sees them: a seeded sample of up to 5,000 (fewer when large). The
     weights it sets are saved like any others (`fastnet` with `whiten=True` sets its stem).
     """
-    hook = getattr(encoder, "init_from_data", None)
+    return _optional_callable(
+        encoder, "init_from_data", "a method taking a batch of normalised training images"
+    )
+
+
+def _optional_callable(owner: Any, name: str, make_it: str) -> Callable[..., Any] | None:
+    """``owner``'s optional hook ``name``: None when absent, an error when not callable."""
+    hook = getattr(owner, name, None)
     if hook is not None and not callable(hook):
         raise ToolkitError(
-            f"encoder {_type_name(encoder)} has init_from_data={hook!r}; make it a method "
-            f"taking a batch of normalised training images ({DOC})."
+            f"encoder {_type_name(owner)} has {name}={hook!r}; make it {make_it} ({DOC})."
         )
     return hook
 

@@ -1,6 +1,7 @@
 """The optimiser's parameter groups for a stage's ``(params, lr multiplier)`` groups.
 
-Weights are the matrices and kernels (``ndim > 1``): they get the L2 penalty (``config.l2``).
+Weights are the matrices and kernels (``ndim > 1``): they get the L2 penalty
+(``config.weight_decay``).
 With ``config.bias_lr_scale`` != 1 each group splits in two: its weights, and the rest (biases,
 BatchNorm's scales and shifts), whose learning rate is multiplied by ``bias_lr_scale`` and
 whose weight decay is divided by it, so their decay per step stays what it was. That is
