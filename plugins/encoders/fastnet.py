@@ -5,9 +5,10 @@ three conv groups (conv3x3 -> max-pool -> BN -> GELU -> conv3x3 -> BN -> GELU) o
 64/256/256, then a global max-pool; convs start as partial identities ("dirac" init), which
 works like an implicit residual. This encoder keeps that design and adds what a general
 encoder needs: any channel count, any square size >= 8 (a group pools only while the map is
-at least 4x4, so BatchNorm never sees a 1x1 map), a width multiplier, and no classifier (the
-head adds one). airbench's training tricks are training settings (``lookahead``,
-``bias_lr_scale``, ``flip_mode``), except its frozen patch-whitening stem, which needs the
+at least 4x4, so BatchNorm never sees a 1x1 map), a width multiplier, a depth (convs per
+group: airbench96's 3 adds a conv and a residual), and no classifier (the head adds one).
+airbench's training tricks are training settings (``lookahead``, ``bias_lr_scale``,
+``flip_mode``), except its frozen patch-whitening stem, which needs the
 network: with ``whiten=True`` the stem's weights are frozen, and :meth:`FastNet.init_from_data`
 (the encoder hook the trainer calls once, with training images, before a fresh encoder trains)
 sets them to the whitening filters of the images' 2x2 patches.
@@ -44,10 +45,13 @@ class FastNet(nn.Module):
         image_size: int,
         width: float = 0.5,  # multiplier on widths 64/256/256; 0.5 is fastest per accuracy on CPU
         whiten: bool = False,  # airbench's frozen stem, whitening 2x2 patches (init_from_data)
+        depth: int = 2,  # convs per group: 2 as airbench94, 3 as airbench96 (a residual added)
     ) -> None:
         super().__init__()
         if not 0.0 < width <= 8.0:
             raise ToolkitError(f"fastnet width must be in (0, 8], got {width}; try 0.5 or 1.0.")
+        if not 2 <= depth <= 8:
+            raise ToolkitError(f"fastnet depth (convs per group) must be 2 to 8, got {depth}.")
         if image_size < 3:
             raise ToolkitError(f"fastnet needs images of at least 3x3 pixels, got {image_size}.")
         widths = [_round_to_8(base * width) for base in BASE_WIDTHS]
@@ -61,7 +65,7 @@ class FastNet(nn.Module):
             self.stem[0].weight.requires_grad_(False)
         groups, cin = [], stem_width
         for cout in widths:
-            groups.append(ConvGroup(cin, cout))
+            groups.append(ConvGroup(cin, cout, depth))
             cin = cout
         self.groups = nn.Sequential(*groups)
         self.pool = nn.AdaptiveMaxPool2d(1)
@@ -90,9 +94,11 @@ class FastNet(nn.Module):
 
 
 class ConvGroup(nn.Module):
-    """conv3x3 -> max-pool (while the map is >= 4x4) -> BN -> GELU -> conv3x3 -> BN -> GELU."""
+    """conv3x3 -> max-pool (while the map is >= 4x4) -> BN -> GELU -> conv3x3 -> BN -> GELU;
+    with ``depth`` > 2 more conv3x3 -> BN -> GELU follow, and the pooled map is added to the
+    group's output (airbench96's group at depth 3)."""
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, depth: int = 2) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=False)
         self.pool = nn.MaxPool2d(2)
@@ -100,7 +106,16 @@ class ConvGroup(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, kernel_size=3, padding=1, bias=False)
         self.norm2 = nn.BatchNorm2d(cout)
         self.act = nn.GELU()
-        for conv in (self.conv1, self.conv2):
+        # No modules at depth 2, so depth-2 checkpoints keep their keys.
+        self.extra = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(cout, cout, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.GELU(),
+            )
+            for _ in range(depth - 2)
+        )
+        for conv in (self.conv1, self.conv2, *(block[0] for block in self.extra)):
             _partial_identity_(conv.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, cin, H, W) -> (B, cout, h, w)
@@ -108,7 +123,10 @@ class ConvGroup(nn.Module):
         if min(x.shape[-2:]) >= 4:  # pooling a smaller map would leave BatchNorm too few values
             x = self.pool(x)
         x = self.act(self.norm1(x))
-        return self.act(self.norm2(self.conv2(x)))
+        out = self.act(self.norm2(self.conv2(x)))
+        for block in self.extra:
+            out = block(out)
+        return out + x if len(self.extra) else out
 
 
 def whitening_filters(x: torch.Tensor, k: int, eps: float = WHITEN_EPS) -> torch.Tensor:

@@ -46,6 +46,29 @@ def test_width_multiplier_scales_groups() -> None:
         encoders.create("fastnet", in_channels=3, image_size=32, width=0.0)
 
 
+def test_depth_adds_convs_and_a_residual_per_group_and_keeps_depth_2_keys() -> None:
+    two = encoders.create("fastnet", in_channels=3, image_size=32, width=0.5)
+    three = encoders.create("fastnet", in_channels=3, image_size=32, width=0.5, depth=3)
+    assert len(_convs(three)) == len(_convs(two)) + 3  # one more conv in each of 3 groups
+    assert set(two.state_dict()) < set(three.state_dict())
+    assert not any("extra" in key for key in two.state_dict())  # older checkpoints still load
+    x = torch.randn(4, 3, 32, 32)
+    assert three(x).shape == (4, three.out_dim)
+    # The residual: a group whose extra convs output zeros returns its pooled input map.
+    group = three.groups[0]
+    with torch.no_grad():
+        for block in group.extra:
+            block[1].weight.zero_()
+            block[1].bias.fill_(-10.0)  # GELU(-10) ~ 0
+    group.eval()
+    stem = three.stem(x)
+    inner = group.act(group.norm1(group.pool(group.conv1(stem))))
+    assert torch.allclose(group(stem), inner, atol=1e-4)
+    for bad in (1, 9):
+        with pytest.raises(ToolkitError, match="depth"):
+            encoders.create("fastnet", in_channels=3, image_size=32, depth=bad)
+
+
 def test_pools_stop_before_batchnorm_sees_1x1() -> None:
     # 8x8 input: stem -> 7x7, pool -> 3x3, then no more pooling; so a batch of one trains.
     model = encoders.create("fastnet", in_channels=1, image_size=8).train()

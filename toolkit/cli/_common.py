@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from toolkit.train.config import parse_duration as parse_duration  # re-exported for the CLI
+from toolkit.train.durations import parse_duration as parse_duration  # re-exported for the CLI
 
 if TYPE_CHECKING:
     from rich.console import Console

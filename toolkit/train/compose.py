@@ -14,7 +14,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolkit.train.config import TrainConfig, apply_overrides, parse_duration, parse_overrides
+from toolkit.train.config import TrainConfig, apply_overrides, parse_overrides
+from toolkit.train.durations import parse_duration
 
 
 def compose_config(

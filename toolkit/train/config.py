@@ -5,7 +5,7 @@ every setting key is read by :func:`setting_key`, the one place that knows the g
 ``lr=0.01`` or ``train.lr=0.01`` sets a training field, ``data.classes=cat,dog`` a data field,
 ``submission.kind=top-k`` a submission field, and ``encoder.X`` / ``loss.X`` / ``head.X`` a
 plugin parameter (checked against the plugin). Durations (``budget``) read ``90s``/``10m``/``1h``
-wherever a setting is read (:func:`parse_duration`).
+wherever a setting is read (:func:`.durations.parse_duration`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
-import re
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from toolkit.errors import ToolkitError
+from toolkit.train.durations import parse_duration
 
 PLUGIN_SECTIONS = ("encoder", "loss", "head")
 FIELD_SECTIONS = ("train", "data")  # train.X / data.X name the training field X
@@ -67,6 +67,11 @@ class TrainConfig:
     # in the last 10% of training (toolkit.train.mixing.MIX_UNTIL)
     mixup: float = 0.0  # mixup alpha, e.g. 0.2
     cutmix: float = 0.0  # CutMix alpha, e.g. 1.0
+    # Progressive resizing (toolkit.train.resizing): training batches start at this fraction of
+    # the images' side and grow linearly to full size by progressive_until of each stage (its
+    # time under a budget); evaluation and prediction always see the full size
+    progressive_resize: float = 0.0  # e.g. 0.5: 32-px images start at 16 px; 0 = off
+    progressive_until: float = 0.5  # the stage's progress from which batches are full size
     image_size: int = 0  # data.image_size: square side images are resized to; 0 = automatic
     resize: str = "crop"  # data.resize: crop (centre) | pad (letterbox) | stretch
 
@@ -336,6 +341,11 @@ def validate(config: TrainConfig) -> None:
         (config.encoder_lr_scale >= 0, "encoder_lr_scale must be >= 0 (0: automatic)"),
         (config.head_epochs > 0, "head_epochs must be > 0"),
         (0.0 <= config.rrc_scale < 1.0, "rrc_scale must be in [0, 1); 0 turns it off"),
+        (
+            0.0 <= config.progressive_resize < 1.0 and 0.0 < config.progressive_until <= 1.0,
+            "progressive_resize is a fraction of the side in [0, 1) (0: off) and "
+            "progressive_until a fraction of training in (0, 1]",
+        ),
         (0 <= config.image_size <= 1024, "data.image_size must be 0 (automatic) to 1024"),
         (config.resize in RESIZE_MODES, "data.resize must be one of crop, pad, stretch"),
         (
@@ -372,28 +382,3 @@ def validate(config: TrainConfig) -> None:
         from toolkit.runs.tensorboard import wanted
 
         wanted(config.tensorboard)
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([hms])")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str, *, allow_zero: bool = False) -> float:
-    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h``, ``1h30m``; anything else is a user
-    error. Zero only with ``allow_zero`` (a setting where 0 means "none", such as budget)."""
-    raw = text.strip().lower()
-    try:
-        seconds = float(raw)  # plain seconds (also "inf"/"nan", refused below)
-    except ValueError:
-        sign, body = (-1.0, raw[1:]) if raw.startswith("-") else (1.0, raw)
-        parts = _DURATION.findall(body)
-        if not parts or _DURATION.sub("", body).strip():
-            raise ToolkitError(
-                f"cannot read duration {text!r}; use e.g. 90s, 10m, 1.5h or 1h30m."
-            ) from None
-        seconds = sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
-    if not math.isfinite(seconds):
-        raise ToolkitError(f"duration must be finite, got {text!r}; use e.g. 90s, 10m or 1h.")
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ToolkitError(f"duration must be positive, got {text!r}.")
-    return seconds

@@ -13,7 +13,8 @@ the evaluations score and keep, until the stage's end weighs the raw weights aga
 averaged at its end and kept only when the mean scores better on validation (this scoring is
 not an evaluation: no metrics row, nothing reported to the pruner). With ``config.lookahead``
 the weights are synced with their slow copy every few steps (:mod:`.lookahead`), after the
-EMA's update. A stage with mixing (:mod:`.mixing`) is told its progress before each step.
+EMA's update. A stage with mixing (:mod:`.mixing`) or progressive resizing (:mod:`.resizing`)
+is told its progress before each step.
 The optimiser's parameter groups (frozen parameters left out, ``bias_lr_scale``) come from
 :mod:`.param_groups`.
 
@@ -130,6 +131,8 @@ def _loop(
                 group["lr"] = stage.plan.lr * group["lr_scale"] * factor
             if stage.mixing is not None:
                 stage.mixing.progress = progress
+            if stage.resizing is not None:
+                stage.resizing.progress = progress
             loss = step_fn(idx)
             if stage.plan.l2 > 0:
                 loss = loss + stage.plan.l2 * sum((w.float() ** 2).sum() for w in weights)

@@ -159,6 +159,8 @@ def _sweep(
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds).stages[0]
     setup = Setup(cfg, task.metric, autocast, torch.Generator().manual_seed(cfg.seed + 7))
     stage = build_stage(plan, model, splits, setup)
+    if stage.resizing is not None:  # sweep on full-size batches, what most of training sees
+        stage.resizing.progress = 1.0
     optimizer = make_optimizer(cfg, stage)
     weights = [p for m in stage.modules for p in m.parameters() if p.requires_grad and p.ndim > 1]
     for m in stage.modules:

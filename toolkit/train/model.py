@@ -19,6 +19,7 @@ from toolkit.runs.store import CHECKPOINT, find_run
 from toolkit.train.batches import Normalizer
 from toolkit.train.config import LEGACY_KEYS, TrainConfig
 from toolkit.train.final import predict_probs
+from toolkit.train.resizing import ProgressiveResize
 from toolkit.train.tta import TTA
 
 if TYPE_CHECKING:
@@ -79,33 +80,61 @@ def preflight(model: Model, splits: Splits, config: TrainConfig) -> None:
                 f"--set batch_size={MIN_BALANCED_BATCH} or more."
             )
     check_forward(model, splits, config.encoder)
+    trains_on_images = model.kinds.embedding_loss or model.kinds.trains_encoder
+    if config.progressive_resize > 0 and trains_on_images and len(splits.x_train):
+        small = ProgressiveResize(config.progressive_resize, config.progressive_until)
+        check_forward(model, splits, config.encoder, small)
 
 
-def check_forward(model: Model, splits: Splits, encoder_name: str) -> None:
+def check_forward(
+    model: Model, splits: Splits, encoder_name: str, resize: ProgressiveResize | None = None
+) -> None:
     """Push two training images through encoder and head (eval mode, no gradients) before a
     run starts, so a model that cannot take the data (a ViT's 16-pixel patches on 8x8 images)
-    is one line, not a failed run folder; the modules' train/eval modes are restored."""
+    is one line, not a failed run folder; the modules' train/eval modes are restored. With
+    ``resize``, the images at the smallest size progressive resizing trains them at."""
     x = splits.x_train[:PREFLIGHT_IMAGES]
-    shape = "x".join(str(n) for n in splits.x_train.shape[1:])
+    size = tuple(x.shape[2:]) if resize is None else tuple(resize(x.float()).shape[2:])
+    shape = "x".join(str(n) for n in (x.shape[1], *size))
+    if resize is None:
+        what, fix = (
+            f"this competition's {shape} images",
+            (
+                "resize them with --set data.image_size=N (a size it takes, e.g. 224 for a model "
+                "made for 224-pixel photos) or pick another encoder (tk plugins list)"
+            ),
+        )
+    else:
+        what, fix = (
+            f"the {shape} batches progressive_resize={resize.start:g} starts on",
+            (
+                "set progressive_resize=0 (off) or nearer 1, or pick an encoder that takes any "
+                "image size (fastnet, timm's CNNs)"
+            ),
+        )
     modes = [(m, m.training) for m in (model.encoder, model.head)]
     try:
         for module, _ in modes:
             module.eval()
         with torch.no_grad():
+            xb = model.normalizer(x)
             try:
-                features = model.encoder(model.normalizer(x))
+                features = model.encoder(xb if resize is None else resize(xb))
             except (ToolkitError, torch.OutOfMemoryError):
                 raise
             except Exception as err:  # a shape the model cannot take: say what to change
                 reason = " ".join(str(err).split())[:200] or type(err).__name__
                 raise ToolkitError(
-                    f"encoder {encoder_name} cannot take this competition's {shape} images "
-                    f"({type(err).__name__}: {reason}); resize them with --set "
-                    "data.image_size=N (a size it takes, e.g. 224 for a model made for "
-                    "224-pixel photos) or pick another encoder (tk plugins list)."
+                    f"encoder {encoder_name} cannot take {what} ({type(err).__name__}: "
+                    f"{reason}); {fix}."
                 ) from None
             width = int(cast("Encoder", model.encoder).out_dim)
             got = tuple(getattr(features, "shape", ()))
+            if resize is not None and got != (len(x), width):  # sized by the full images
+                raise ToolkitError(
+                    f"encoder {encoder_name} cannot take {what}: its features have shape "
+                    f"{got}, not (B, out_dim={width}); {fix}."
+                )
             if got != (len(x), width):
                 raise ToolkitError(
                     f"encoder {encoder_name} returned features of shape {got} for {len(x)} "

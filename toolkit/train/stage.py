@@ -25,6 +25,7 @@ from toolkit.train.ema import EMA
 from toolkit.train.mixing import Mixing
 from toolkit.train.plan import StagePlan
 from toolkit.train.progress import Progress
+from toolkit.train.resizing import ProgressiveResize
 
 # The tuner's hook: called with (evaluation index, value) after each evaluation that reports a
 # value; returning True prunes the run (training stops and raises Pruned).
@@ -49,6 +50,7 @@ class Stage:
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
     mixing: Mixing | None = None  # mixup/CutMix of the step's batches; told the progress
+    resizing: ProgressiveResize | None = None  # smaller early batches; told the progress
     ema: EMA | None = None  # the weights' moving average (config.ema > 0; set by fit)
     average: WeightAverage | None = None  # the last evaluations' weights (average_last; by fit)
 

@@ -27,6 +27,7 @@ from toolkit.train.loop import Stage
 from toolkit.train.mixing import Mixing
 from toolkit.train.parts import Model, Splits
 from toolkit.train.plan import StagePlan
+from toolkit.train.resizing import ProgressiveResize
 from toolkit.train.tta import TTA
 
 if TYPE_CHECKING:
@@ -59,13 +60,15 @@ def _encoder_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) 
     encoder = model.encoder
     loss_params = list(model.loss.parameters()) if isinstance(model.loss, torch.nn.Module) else []
     flips = _flips(setup.config, len(splits.y_train))
+    resizing = _resizing(setup.config)
     return Stage(
         plan=plan,
         modules=[encoder],
         groups=[(list(encoder.parameters()), 1.0), (loss_params, 1.0)],
-        step=functools.partial(_image_step, model, splits, setup, None, flips),
+        step=functools.partial(_image_step, model, splits, setup, None, flips, resizing),
         batches=functools.partial(_batches, plan, splits.y_train, flips),
         evaluate=functools.partial(_knn_scores, model, splits, setup),
+        resizing=resizing,
     )
 
 
@@ -74,6 +77,7 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
     cfg = setup.config
     mixing = Mixing(cfg.mixup, cfg.cutmix, setup.augment_generator)
     flips = _flips(cfg, len(splits.y_train))
+    resizing = _resizing(cfg)
     return Stage(
         plan=plan,
         modules=[encoder, head],
@@ -81,10 +85,11 @@ def _finetune_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup)
             (list(encoder.parameters()), plan.encoder_lr_scale),
             (list(head.parameters()), 1.0),
         ],
-        step=functools.partial(_image_step, model, splits, setup, mixing, flips),
+        step=functools.partial(_image_step, model, splits, setup, mixing, flips, resizing),
         batches=functools.partial(_batches, plan, splits.y_train, flips),
         evaluate=functools.partial(_image_scores, model, splits, setup),
         mixing=mixing,
+        resizing=resizing,
     )
 
 
@@ -115,20 +120,31 @@ def _flips(cfg: TrainConfig, n: int) -> AlternatingFlips | None:
     return AlternatingFlips(n, cfg.seed) if cfg.flip and cfg.flip_mode == "alternate" else None
 
 
+def _resizing(cfg: TrainConfig) -> ProgressiveResize | None:
+    """The stage's progressive resizing, or None (``progressive_resize = 0``)."""
+    if cfg.progressive_resize <= 0:
+        return None
+    return ProgressiveResize(cfg.progressive_resize, cfg.progressive_until)
+
+
 def _image_step(
     model: Model,
     splits: Splits,
     setup: Setup,
     mixing: Mixing | None,
     flips: AlternatingFlips | None,
+    resizing: ProgressiveResize | None,
     idx: torch.Tensor,
 ) -> torch.Tensor:
     """The embedding loss on encoder outputs (``mixing`` None: the encoder stage), or the
-    head's loss on head(encoder(images)), on mixed images while ``mixing`` is active."""
+    head's loss on head(encoder(images)), on mixed images while ``mixing`` is active; early
+    batches smaller while ``resizing`` says so."""
     cfg = setup.config
     xb = model.normalizer(splits.x_train[idx])
     mask = None if flips is None else flips.mask(idx)
     xb = augment(xb, cfg.crop_pad, cfg.flip, setup.augment_generator, cfg.rrc_scale, mask)
+    if resizing is not None:
+        xb = resizing(xb)
     if mixing is None:
         with setup.autocast():
             out = model.forward_encoder(xb)

@@ -210,7 +210,7 @@ def parse_spec(
     keep = _number(study.get("keep_checkpoints", 3), "keep_checkpoints", where, integer=True)
     timeout = study.get("timeout")
     if timeout is not None:
-        from toolkit.train.config import parse_duration
+        from toolkit.train.durations import parse_duration
 
         try:
             timeout = parse_duration(timeout) if isinstance(timeout, str) else float(timeout)
