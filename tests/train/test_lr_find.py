@@ -69,3 +69,35 @@ def test_the_command_prints_json_and_writes_the_plot(
     assert record["png"] == str(png) and png.is_file()
     assert len(record["lrs"]) == len(record["losses"]) >= 2
     assert min(record["lrs"]) <= record["suggested_lr"] <= max(record["lrs"])
+
+
+def test_under_a_budget_the_sweep_trains_the_width_autosize_picks(
+    digits: Competition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recipe that sizes the model by the budget: the sweep probes and sweeps that width."""
+    from toolkit.train import autosize
+
+    widths: list[float] = []
+
+    def fake_probe(c: TrainConfig, *_: object) -> tuple[float, str]:
+        widths.append(c.encoder_params["width"])
+        return (10.0 if c.encoder_params["width"] == 1.0 else 1e6), "finetune"
+
+    monkeypatch.setattr(autosize, "probe", fake_probe)
+    built: list[float] = []
+    from toolkit.train import parts  # the sweep imports build_model from here when it runs
+
+    real = parts.build_model
+
+    def spy(cfg: TrainConfig, *args: object, **kwargs: object) -> object:
+        built.append(cfg.encoder_params.get("width"))
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(parts, "build_model", spy)
+    cfg = TrainConfig(encoder="fastnet", autosize=True, budget=60, optimizer="sgd")
+    sweep = sweep_lr(cfg, digits, steps=10)
+    assert widths == [1.0, 0.5] and built == [0.5]
+    assert sweep.autosize is not None and sweep.autosize.startswith("width 0.5")
+    assert sweep.as_json()["autosize"] == sweep.autosize
+    plain = sweep_lr(TrainConfig(encoder="fastnet", optimizer="sgd"), digits, steps=10)
+    assert plain.autosize is None and plain.as_json()["autosize"] is None

@@ -14,6 +14,7 @@ from toolkit.cli._common import (
     JsonOption,
     LossOption,
     QuietOption,
+    budget_option,
     load_competition_arg,
     print_json,
     set_option,
@@ -41,6 +42,13 @@ def lr_find_command(
     end_lr: Annotated[
         float, typer.Option("--end-lr", help="The sweep's last learning rate.")
     ] = 10.0,
+    budget: Annotated[
+        str | None,
+        budget_option(
+            "The budget the lr is for (as tk train --budget takes it): a recipe that sizes the "
+            "model by the budget (autosize) sweeps the width that budget trains on this machine."
+        ),
+    ] = None,
     steps: Annotated[
         int, typer.Option("--steps", help="Training steps of the sweep (epochs repeat).")
     ] = 100,
@@ -65,7 +73,7 @@ def lr_find_command(
         encoder=encoder,
         loss=loss,
         head=head,
-        settings=command_line_settings(settings or []),
+        settings=command_line_settings(settings or [], budget=budget),
     )
     comp = load_competition_arg(competition, quiet=quiet, config=config)
     if not quiet:
@@ -82,5 +90,7 @@ def lr_find_command(
     console.print(
         Text(f"swept {len(sweep.lrs)} steps of the {sweep.stage} stage{stop}"), soft_wrap=True
     )
+    if sweep.autosize:
+        console.print(Text(f"autosize: {sweep.autosize}"), soft_wrap=True)
     console.print(Text(f"plot {png}"), soft_wrap=True)
     console.print(Text(f"suggested: --set {sweep.setting}={sweep.suggested_lr:g}"), soft_wrap=True)

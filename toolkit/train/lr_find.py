@@ -15,6 +15,7 @@ same after the sweep as before it (the sweep seeds its own, from the config's ``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class LRSweep:
     stage: str  # the plan's first stage, the one swept (encoder, finetune or head)
     setting: str  # the setting the suggestion is for: lr, or head_lr for a frozen encoder's head
     stopped_lr: float | None  # the lr where the loss blew up and the sweep stopped; None: it ran
+    autosize: str | None = None  # under a budget: the width swept and why; None: as configured
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class LRSweep:
             "setting": self.setting,
             "stage": self.stage,
             "stopped_lr": self.stopped_lr,
+            "autosize": self.autosize,
             "lrs": self.lrs,
             "losses": self.losses,
         }
@@ -132,6 +135,7 @@ def _sweep(
     end_lr: float,
     steps: int,
 ) -> LRSweep:
+    from toolkit.train import autosize
     from toolkit.train.device import setup_torch
     from toolkit.train.loop import make_optimizer
     from toolkit.train.model import preflight
@@ -151,13 +155,16 @@ def _sweep(
     splits = load_splits(cfg, competition, device)
     if len(splits.y_train) == 0:
         raise ToolkitError("the train split is empty; the sweep needs training images.")
+    setup = Setup(cfg, task.metric, autocast, torch.Generator().manual_seed(cfg.seed + 7))
+    # Under a budget with autosize (the recipes), sweep the width that budget trains here.
+    cfg, sizing = autosize.choose(cfg, splits, device, setup, 0.0)
+    setup = dataclasses.replace(setup, config=cfg)
     model = build_model(cfg, splits, device)
     preflight(model, splits, cfg)
     init_state = initial_encoder_weights(cfg)
     if init_state is not None:
         load_encoder(model.encoder, init_state, cfg.init_from)
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds).stages[0]
-    setup = Setup(cfg, task.metric, autocast, torch.Generator().manual_seed(cfg.seed + 7))
     stage = build_stage(plan, model, splits, setup)
     if stage.resizing is not None:  # sweep on full-size batches, what most of training sees
         stage.resizing.progress = 1.0
@@ -208,6 +215,7 @@ def _sweep(
         stage=plan.name,
         setting="head_lr" if plan.name == "head" else "lr",
         stopped_lr=stopped,
+        autosize=sizing.reason if sizing.chosen is not None else None,
     )
 
 
