@@ -11,7 +11,9 @@ images/s and seconds. This is the script whose numbers chose the recipes in
 
 The ``ft-*`` candidates start from ``fastnet-finetune`` as it was before 2026-12-07's
 side-by-side sitting adopted mixup, the bias learning-rate rule and alternating flips into it
-(``ft-before-tricks``), so the commands in docs/BENCHMARKS.md rerun what they measured.
+(``ft-before-tricks``), and before the third sitting adopted 4-pixel crops and progressive
+resizing, so the commands in docs/BENCHMARKS.md rerun what they measured;
+``ft-before-resize`` is the recipe between the two sittings.
 
 The competitors' techniques (issue 15) are candidates too, each the recipe plus one setting:
 ``ft-mixup``, ``ft-cutmix``, ``ft-ema``, ``ft-average5`` (SWA-style average of the last 5
@@ -30,8 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-# fastnet-finetune before 2026-12-07's sitting: the three settings it adopted then, undone
-BEFORE: dict[str, Any] = {"mixup": 0.0, "bias_lr_scale": 1.0, "flip_mode": "random"}
+# fastnet-finetune between 2026-12-07's side-by-side sitting and the third sitting: the two
+# settings the third adopted, undone; BEFORE undoes the three the side-by-side sitting adopted too
+BETWEEN: dict[str, Any] = {"crop_pad": 2, "progressive_resize": 0.0}
+BEFORE: dict[str, Any] = {**BETWEEN, "mixup": 0.0, "bias_lr_scale": 1.0, "flip_mode": "random"}
 
 # name -> (recipe it starts from, or "" for tk train's plain defaults; changes to it)
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -39,6 +43,7 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults+aug": ("", {"crop_pad": 2, "flip": True}),
     "fastnet-finetune": ("fastnet-finetune", {}),
     "ft-before-tricks": ("fastnet-finetune", BEFORE),
+    "ft-before-resize": ("fastnet-finetune", BETWEEN),
     "ft-no-tta": ("fastnet-finetune", {**BEFORE, "tta": False}),
     "ft-no-label-smoothing": ("fastnet-finetune", {**BEFORE, "loss.label_smoothing": 0.0}),
     "ft-lr0.2": ("fastnet-finetune", {**BEFORE, "lr": 0.2}),
