@@ -34,11 +34,15 @@ def test_the_side_grows_from_the_fraction_to_full_size_in_steps_of_8_pixels() ->
     assert sides == [16, 16, 24, 24, 32, 32, 32]
     resize.progress = 0.0
     assert resize.side(224) == 112 and resize.side(8) == 8  # never under 8 pixels
-    assert ProgressiveResize(0.1, 1.0).side(32) == 8
+    tiny = ProgressiveResize(0.1, 1.0)
+    tiny.progress = 0.0
+    assert tiny.side(32) == 8
 
 
 def test_a_batch_is_resized_to_the_side_of_each_axis_and_passed_on_at_full_size() -> None:
     resize = ProgressiveResize(0.5, 0.5)
+    assert resize(torch.rand(1, 3, 32, 32)).shape[2:] == (32, 32)  # full size until told
+    resize.progress = 0.0
     x = torch.rand(4, 3, 32, 48)
     small = resize(x)
     assert small.shape == (4, 3, 16, 24)

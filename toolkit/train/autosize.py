@@ -138,8 +138,6 @@ def probe(
         setup, config=cfg, augment_generator=torch.Generator().manual_seed(cfg.seed)
     )
     stage = build_stage(plan, model, splits, own)
-    if stage.resizing is not None:  # full-size steps: the epochs counted are the dearest kind
-        stage.resizing.progress = 1.0
     optimizer = make_optimizer(cfg, stage)  # the run's own optimiser: its step is timed too
     for m in stage.modules:
         m.train()

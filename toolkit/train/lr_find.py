@@ -166,8 +166,6 @@ def _sweep(
         load_encoder(model.encoder, init_state, cfg.init_from)
     plan = make_plan(cfg, n_train=len(splits.y_train), kinds=model.kinds).stages[0]
     stage = build_stage(plan, model, splits, setup)
-    if stage.resizing is not None:  # sweep on full-size batches, what most of training sees
-        stage.resizing.progress = 1.0
     optimizer = make_optimizer(cfg, stage)
     weights = [p for m in stage.modules for p in m.parameters() if p.requires_grad and p.ndim > 1]
     for m in stage.modules:

@@ -83,6 +83,7 @@ def preflight(model: Model, splits: Splits, config: TrainConfig) -> None:
     trains_on_images = model.kinds.embedding_loss or model.kinds.trains_encoder
     if config.progressive_resize > 0 and trains_on_images and len(splits.x_train):
         small = ProgressiveResize(config.progressive_resize, config.progressive_until)
+        small.progress = 0.0  # the smallest batches, the first steps'
         check_forward(model, splits, config.encoder, small)
 
 
@@ -94,7 +95,7 @@ def check_forward(
     is one line, not a failed run folder; the modules' train/eval modes are restored. With
     ``resize``, the images at the smallest size progressive resizing trains them at."""
     x = splits.x_train[:PREFLIGHT_IMAGES]
-    size = tuple(x.shape[2:]) if resize is None else tuple(resize(x.float()).shape[2:])
+    size = x.shape[2:] if resize is None else [resize.side(n) for n in x.shape[2:]]
     shape = "x".join(str(n) for n in (x.shape[1], *size))
     if resize is None:
         what, fix = (

@@ -24,7 +24,9 @@ class ProgressiveResize:
     def __init__(self, start: float, until: float) -> None:
         self.start = start  # fraction of the side at progress 0, in (0, 1)
         self.until = until  # progress at which batches are full size again, in (0, 1]
-        self.progress = 0.0  # the stage's progress in [0, 1], set before each step
+        # The stage's progress in [0, 1], set by the loop before each step; until then (the
+        # autosize probe, lr-find's sweep) full size, what most of training sees.
+        self.progress = 1.0
 
     def side(self, full: int) -> int:
         """The side a batch of side ``full`` trains at now."""
