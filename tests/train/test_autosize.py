@@ -52,9 +52,12 @@ def test_the_widest_width_that_gets_enough_epochs_and_images(
     splits = load_splits(cfg, digits, torch.device("cpu"))
     probed: list[float] = []
 
-    def fake_probe(c: TrainConfig, *_: object) -> tuple[float, str]:
+    def fake_probe(c: TrainConfig, *_: object) -> autosize.Probe:
         probed.append(c.encoder_params["width"])
-        return speeds[c.encoder_params["width"]], "finetune"
+        seconds = 256 / speeds[c.encoder_params["width"]]
+        return autosize.Probe(
+            "finetune", ((256, 9.0),) * autosize.WARMUP_STEPS + ((256, seconds),)
+        )
 
     monkeypatch.setattr(autosize, "probe", fake_probe)
     chosen_cfg, sizing = autosize.choose(cfg, splits, torch.device("cpu"), _setup(cfg), 0.0)
@@ -71,11 +74,31 @@ def test_the_probe_measures_real_steps_and_changes_no_weights(digits: Competitio
     cfg = TrainConfig(autosize=True, budget=60, epochs=1, encoder_params={"width": 0.5})
     splits = load_splits(cfg, digits, torch.device("cpu"))
     measured = autosize.probe(cfg, splits, torch.device("cpu"), _setup(cfg))
-    assert measured is not None
-    speed, stage = measured
-    assert speed > 0 and stage == "finetune"
+    assert measured is not None and measured.stage == "finetune"
+    assert (
+        autosize.WARMUP_STEPS
+        < len(measured.steps)
+        <= (autosize.WARMUP_STEPS + autosize.PROBE_MAX_STEPS)
+    )
+    assert all(n == min(cfg.batch_size, len(splits.y_train)) for n, _ in measured.steps[:1])
+    assert measured.images_per_s > 0
     frozen = TrainConfig(autosize=True, budget=60, head="linear-probe")
     assert autosize.probe(frozen, splits, torch.device("cpu"), _setup(frozen)) is None
+
+
+def test_the_speed_is_the_median_of_the_timed_steps() -> None:
+    warm = ((100, 5.0),) * autosize.WARMUP_STEPS  # slow warm-up steps are not counted
+    steady = autosize.Probe("finetune", (*warm, (100, 1.0), (100, 1.0), (100, 1.0)))
+    assert steady.images_per_s == pytest.approx(100.0)
+    # One step four times slower (a page fault, a neighbour) does not move the median ...
+    stalled = autosize.Probe("finetune", (*warm, (100, 1.0), (100, 4.0), (100, 1.0)))
+    assert stalled.images_per_s == pytest.approx(100.0)
+    # ... and a short last batch counts by its own rate.
+    short = autosize.Probe("finetune", (*warm, (100, 1.0), (10, 0.1)))
+    assert short.images_per_s == pytest.approx(100.0)
+    # A probe that ran only warm-up steps (a tiny budget): the last one.
+    only_warm = autosize.Probe("finetune", ((100, 5.0), (100, 2.0)))
+    assert only_warm.images_per_s == pytest.approx(50.0)
 
 
 def test_a_budget_run_records_the_probe_and_trains_the_chosen_width(

@@ -43,6 +43,31 @@ def test_swapped_plugin_drops_its_recipe_parameters() -> None:
     assert swapped["optimizer"] == recipe.settings["optimizer"]  # training settings stay
 
 
+def test_swapped_encoder_drops_the_settings_measured_for_it(
+    capsys: pytest.CaptureFixture[str], digits_dir: Path, runs_dir: Path
+) -> None:
+    recipe = get_recipe("fastnet-finetune")
+    assert recipe.settings["progressive_resize"] > 0
+    assert recipe.overrides(encoder="fastnet")["progressive_resize"] > 0  # the same encoder
+    for swapped in (recipe.overrides(encoder="convnet4"), recipe.overrides(encoder="timm:vit")):
+        assert "progressive_resize" not in swapped and "encoder.width" not in swapped
+        assert swapped["crop_pad"] == recipe.settings["crop_pad"]  # the rest stays
+    assert "progressive_resize" in recipe.overrides(loss="bce")  # only the encoder's swap
+    # A fixed-size encoder under the recipe trains without it; the user's own setting stays
+    # (preflight refuses it where the encoder cannot take the batches: test_resizing.py).
+    args = ["train", str(digits_dir), "--recipe", "fastnet-finetune", "--encoder", "pixels"]
+    code, out, err = run_main(capsys, *args, "--set", "epochs=1", "--json", "-q")
+    assert code == 0, err
+    run = json.loads((Path(json.loads(out)["path"]) / "run.json").read_text())
+    assert run["config"]["progressive_resize"] == 0 and run["config"]["crop_pad"] == 4
+    code, out, err = run_main(
+        capsys, *args, "--set", "epochs=1", "--set", "progressive_resize=0.5", "--json", "-q"
+    )
+    assert code == 0, err
+    run = json.loads((Path(json.loads(out)["path"]) / "run.json").read_text())
+    assert run["config"]["progressive_resize"] == 0.5
+
+
 def test_cli_recipe_applies_settings_and_user_overrides_win(
     capsys: pytest.CaptureFixture[str], digits_dir: Path, runs_dir: Path
 ) -> None:

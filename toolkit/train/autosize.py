@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import statistics
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,24 @@ MIN_EPOCHS = 12.0
 MIN_IMAGES = 400_000
 PROBE_SECONDS = (0.3, 1.5)  # timed steps per candidate (0.3% of the budget, within these)
 PROBE_MAX_STEPS = 8  # ... but never more than this many
+# Untimed steps first: allocation, kernel selection, the optimiser's state. The speed is the
+# median of the timed steps' rates, so one slow step (a page fault, a neighbour's burst) does
+# not move the choice (benchmarks/autosize_probe.py measures the spread; docs/BENCHMARKS.md).
+WARMUP_STEPS = 2
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One candidate's probe: every step it ran, warm-up first, as (images, seconds)."""
+
+    stage: str  # the first stage's name ("finetune", "encoder", ...)
+    steps: tuple[tuple[int, float], ...]
+
+    @property
+    def images_per_s(self) -> float:
+        """The median of the timed steps' rates (images / second)."""
+        timed = self.steps[WARMUP_STEPS:] or self.steps[-1:]
+        return statistics.median(n / max(s, 1e-9) for n, s in timed)
 
 
 @dataclass(frozen=True)
@@ -95,9 +114,8 @@ def choose(
         measured = probe(candidate, splits, device, setup)
         if measured is None:
             return cfg, Sizing(None, "the encoder is frozen: its width does not change the cost")
-        speed, stage_name = measured
-        speeds[str(width)] = speed
-        share = ENCODER_SHARE if stage_name == "encoder" else TRAIN_SHARE
+        speed = speeds[str(width)] = measured.images_per_s
+        share = ENCODER_SHARE if measured.stage == "encoder" else TRAIN_SHARE
         left = max(cfg.budget * share - spent_s - (time.perf_counter() - t0), 0.0)
         epochs[str(width)] = round(speed * left / n_train, 1)
         if epochs[str(width)] >= need:
@@ -120,11 +138,9 @@ def choose(
     return _with_width(cfg, chosen), sizing
 
 
-def probe(
-    cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup
-) -> tuple[float, str] | None:
-    """Training images per second of ``cfg``'s first stage (real steps on the train split),
-    and the stage's name; None when that stage trains a head on frozen features."""
+def probe(cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup) -> Probe | None:
+    """Real training steps of ``cfg``'s first stage on the train split, timed one by one; None
+    when that stage trains a head on frozen features (the width does not change its cost)."""
     from toolkit.train.loop import make_optimizer
     from toolkit.train.parts import build_model
     from toolkit.train.plan import make_plan
@@ -142,11 +158,12 @@ def probe(
     for m in stage.modules:
         m.train()
     gen = torch.Generator().manual_seed(cfg.seed)
-    # Epoch after epoch: a train split of one batch still gives a timed step after warm-up.
+    # Epoch after epoch: a train split of one batch still gives timed steps after warm-up.
     batches = itertools.chain.from_iterable(stage.batches(gen) for _ in itertools.count())
-    images, steps, elapsed = 0, 0, 0.0
+    steps: list[tuple[int, float]] = []
+    timed = 0.0
     seconds = min(max(0.003 * cfg.budget, PROBE_SECONDS[0]), PROBE_SECONDS[1])
-    for i, idx in enumerate(batches):
+    for idx in batches:
         t = time.perf_counter()
         loss = stage.step(idx)
         optimizer.zero_grad(set_to_none=True)
@@ -154,15 +171,13 @@ def probe(
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if i == 0:
-            continue  # warm-up: allocation, kernel selection
-        elapsed += time.perf_counter() - t
-        images += len(idx)
-        steps += 1
-        if elapsed >= seconds or steps >= PROBE_MAX_STEPS:
-            break
+        steps.append((len(idx), time.perf_counter() - t))
+        if len(steps) > WARMUP_STEPS:
+            timed += steps[-1][1]
+            if timed >= seconds or len(steps) - WARMUP_STEPS >= PROBE_MAX_STEPS:
+                break
     del model, stage, optimizer
-    return images / max(elapsed, 1e-9), plan.name
+    return Probe(plan.name, tuple(steps))
 
 
 def _with_width(cfg: TrainConfig, width: float) -> TrainConfig:

@@ -25,17 +25,27 @@ class Recipe:
     loss: str
     head: str
     settings: Mapping[str, Any] = field(default_factory=dict)  # as --set key=value
+    # Settings measured for this encoder alone, left out (like its encoder.* parameters) when
+    # the user swaps in another: progressive resizing trains 16-pixel batches, which a
+    # fixed-size ViT cannot take and a pretrained model was not measured on.
+    encoder_settings: frozenset[str] = frozenset()
 
     def overrides(
         self, encoder: str | None = None, loss: str | None = None, head: str | None = None
     ) -> dict[str, Any]:
-        """The settings, less the parameters of any plugin the user swapped for another."""
+        """The settings, less the parameters of any plugin the user swapped for another (and
+        the ``encoder_settings`` when it is the encoder)."""
         swapped = {
             section
             for section, chosen in (("encoder", encoder), ("loss", loss), ("head", head))
             if chosen is not None and chosen != getattr(self, section)
         }
-        return {k: v for k, v in self.settings.items() if k.partition(".")[0] not in swapped}
+        bound = self.encoder_settings if "encoder" in swapped else frozenset()
+        return {
+            k: v
+            for k, v in self.settings.items()
+            if k.partition(".")[0] not in swapped and k not in bound
+        }
 
 
 # Augmentation and optimiser shared by the fastnet recipes (chosen on cifar10-dev).
@@ -77,6 +87,7 @@ RECIPES: dict[str, Recipe] = {
                 "crop_pad": 4,
                 "progressive_resize": 0.5,
             },
+            encoder_settings=frozenset({"progressive_resize"}),
         ),
         Recipe(
             name="fastnet-supcon-probe",
