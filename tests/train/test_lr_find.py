@@ -79,9 +79,10 @@ def test_under_a_budget_the_sweep_trains_the_width_autosize_picks(
 
     widths: list[float] = []
 
-    def fake_probe(c: TrainConfig, *_: object) -> tuple[float, str]:
+    def fake_probe(c: TrainConfig, *_: object) -> autosize.Probe:
         widths.append(c.encoder_params["width"])
-        return (10.0 if c.encoder_params["width"] == 1.0 else 1e6), "finetune"
+        speed = 10.0 if c.encoder_params["width"] == 1.0 else 1e6
+        return autosize.Probe("finetune", ((64, 64 / speed),) * (autosize.WARMUP_STEPS + 1))
 
     monkeypatch.setattr(autosize, "probe", fake_probe)
     built: list[float] = []
