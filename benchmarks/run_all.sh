@@ -19,6 +19,7 @@ TWO=$("$PY" -c 'import csv, sys; rows = list(csv.reader(open(sys.argv[1])))[1:]
 print(",".join(sorted({r[1] for r in rows})[:2]))' "$COMP/train.csv")
 "$PY" benchmarks/raw_pixels.py "$COMP" --classes "$TWO" --json "$OUT/raw_pixels_binary.json"
 "$PY" benchmarks/throughput.py "$COMP" --json "$OUT/throughput.json"
+"$PY" benchmarks/autosize_probe.py "$COMP" --budget 600 --json "$OUT/autosize_probe.json"
 "$PY" benchmarks/budget.py "$COMP" --budgets 300,600 --json "$OUT/budget.json"
 "$PY" benchmarks/data_load.py --json "$OUT/data_load.json"
 "$PY" benchmarks/tuning.py --json "$OUT/tuning.json"
