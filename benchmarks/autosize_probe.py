@@ -53,23 +53,17 @@ def main() -> None:
 
     import dataclasses
 
-    import torch
-
     from toolkit.data import load_competition
-    from toolkit.metrics import get_metric
     from toolkit.train import autosize
     from toolkit.train.compose import compose_config
-    from toolkit.train.device import resolve_device, resolve_precision, setup_torch
-    from toolkit.train.parts import load_splits
+    from toolkit.train.device import resolve_device, resolve_precision
     from toolkit.train.plan import ENCODER_SHARE, TRAIN_SHARE
-    from toolkit.train.stages import Setup
+    from toolkit.train.prepare import prepare
 
     cfg = compose_config(recipe=args.recipe, settings={"budget": args.budget})
     device = resolve_device(cfg.device)
-    autocast = setup_torch(cfg.seed, device, threads=cfg.threads, precision=cfg.precision)
-    comp = load_competition(competition)
-    splits = load_splits(cfg, comp, device)
-    setup = Setup(cfg, get_metric("accuracy"), autocast, torch.Generator())
+    prepared = prepare(cfg, load_competition(competition), device)  # as tk train does
+    splits, setup = prepared.splits, prepared.setup
     n_train = len(splits.y_train)
     need = max(autosize.MIN_EPOCHS, autosize.MIN_IMAGES / n_train)
 

@@ -136,26 +136,21 @@ def _sweep(
     steps: int,
 ) -> LRSweep:
     from toolkit.train import autosize
-    from toolkit.train.device import setup_torch
     from toolkit.train.loop import make_optimizer
     from toolkit.train.model import preflight
     from toolkit.train.parts import (
         build_model,
         initial_encoder_weights,
         load_encoder,
-        load_splits,
     )
     from toolkit.train.plan import make_plan
-    from toolkit.train.stages import Setup, build_stage
-    from toolkit.train.task import matching_competition, resolve_task
+    from toolkit.train.prepare import prepare
+    from toolkit.train.stages import build_stage
 
-    competition = matching_competition(cfg, competition)
-    task = resolve_task(cfg, competition)
-    autocast = setup_torch(cfg.seed, device, threads=cfg.threads, precision=cfg.precision)
-    splits = load_splits(cfg, competition, device)
+    prepared = prepare(cfg, competition, device)  # as tk train prepares a run
+    splits, setup = prepared.splits, prepared.setup
     if len(splits.y_train) == 0:
         raise ToolkitError("the train split is empty; the sweep needs training images.")
-    setup = Setup(cfg, task.metric, autocast, torch.Generator().manual_seed(cfg.seed + 7))
     # Under a budget with autosize (the recipes), sweep the width that budget trains here.
     cfg, sizing = autosize.choose(cfg, splits, device, setup, 0.0)
     setup = dataclasses.replace(setup, config=cfg)

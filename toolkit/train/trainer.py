@@ -30,7 +30,7 @@ from toolkit.errors import ToolkitError
 from toolkit.runs import store, tensorboard
 from toolkit.train import autosize, mixing
 from toolkit.train.config import TrainConfig, validate
-from toolkit.train.device import resolve_device, setup_torch
+from toolkit.train.device import resolve_device
 from toolkit.train.distributed import SINGLE, World, local_device, process_group
 from toolkit.train.final import final_metrics
 from toolkit.train.loop import Context, Pruned, Report, fit, flush_metrics, save_best
@@ -40,12 +40,11 @@ from toolkit.train.parts import (
     init_from_data,
     initial_encoder_weights,
     load_encoder,
-    load_splits,
 )
 from toolkit.train.plan import make_plan
+from toolkit.train.prepare import prepare
 from toolkit.train.progress import Progress
-from toolkit.train.stages import Setup, build_stage
-from toolkit.train.tta import validation_tta
+from toolkit.train.stages import build_stage
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
@@ -110,27 +109,18 @@ def train(
 
 
 def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> RunResult:
-    from toolkit.train.task import matching_competition, resolve_task
-
     t0 = time.perf_counter()
-    # 1. set-up -------------------------------------------------------------------------------
+    # 1. set-up: the images this config asks for, the task (submission shape + metric, checked
+    # before training), torch; 2. parts: the splits on the device, then the model --------------
     validate(cfg)
-    competition = matching_competition(cfg, competition)  # the images this config asks for
-    task = resolve_task(cfg, competition)  # submission shape + metric, checked before training
     device = local_device(resolve_device(cfg.device), world)
-    autocast = setup_torch(
-        cfg.seed,
-        device,
-        threads=cfg.threads,
-        processes=world.local_size,
-        precision=cfg.precision,
+    prepared = prepare(cfg, competition, device, world)
+    competition, task, splits, setup = (
+        prepared.competition,
+        prepared.task,
+        prepared.splits,
+        prepared.setup,
     )
-
-    # 2. parts --------------------------------------------------------------------------------
-    splits = load_splits(cfg, competition, device)
-    # Each rank augments its own shard, so their random draws differ (rank 0's = one process).
-    augment_generator = torch.Generator().manual_seed(cfg.seed + 7 + 7919 * world.rank)
-    setup = Setup(cfg, task.metric, autocast, augment_generator, validation_tta(cfg.to_dict()))
     if not world.distributed:  # ranks would each probe and could disagree: keep the width
         cfg, sizing = autosize.choose(cfg, splits, device, setup, time.perf_counter() - t0)
         setup = dataclasses.replace(setup, config=cfg)
@@ -177,7 +167,7 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
         if job.on_run is not None:
             job.on_run(run.id, str(run.path))
     progress = Progress(job.quiet or not world.is_main, metric=task.metric.name)
-    ctx = Context(cfg, run, progress, job.report, device, autocast, t0, world=world)
+    ctx = Context(cfg, run, progress, job.report, device, setup.autocast, t0, world=world)
     ctx.events = tensorboard.open_log(run, cfg.tensorboard)  # None: not logging
 
     # 3. the plan's stages ----------------------------------------------------------------------
