@@ -60,6 +60,8 @@ def run_recipe(
         "epochs": round(record["images_seen"] / record["split_sizes"]["train"], 2),
         "machine": record.get("machine"),
         "autosize": record.get("autosize"),  # the width the budget picked, and the probe
+        "duration_s": record.get("duration_s"),  # the run inside its process
+        "budget_use": record.get("budget_use"),  # when training ended; the reserve it left
         "settings": settings or [],
     }
 

@@ -108,11 +108,12 @@ def test_checkpoint_reloads_to_the_same_predictions(digits: Competition, runs_di
 def test_budget_shapes_the_schedule_and_ends_in_time(
     digits: Competition, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under a budget the clock ends training at its share of the budget (a simulated clock:
-    every reading advances it 50 ms, so the test does not depend on the machine's speed)."""
+    """Under a budget the clock ends training when the reserve for the final evaluation and
+    artifacts, priced at the evaluations' measured speed, is left (a simulated clock: every
+    reading advances it 50 ms, so the test does not depend on the machine's speed)."""
     import time
 
-    from toolkit.train.plan import TRAIN_SHARE
+    from toolkit.train.reserve import ARTIFACTS_S, SAFETY
 
     now = [time.perf_counter()]
 
@@ -127,9 +128,13 @@ def test_budget_shapes_the_schedule_and_ends_in_time(
     rows = (result.path / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
     last_eval = float(rows[-1].split(",")[header.index("time_s")])
-    # Training stopped at its share of the budget, leaving the rest for the final metrics.
-    assert 6.0 * TRAIN_SHARE - 1.0 <= last_eval <= 6.0 * TRAIN_SHARE + 0.5
+    use = record["budget_use"]
+    reserve = use["reserve_estimated_s"]
+    assert SAFETY * ARTIFACTS_S < reserve < 6.0 * 0.5  # artifacts plus the priced forwards
+    # Training stopped with the reserve left (within a step and the last evaluation).
+    assert 6.0 - reserve - 1.0 <= last_eval <= use["training_ended_s"] <= 6.0 - reserve + 0.5
     assert record["config"]["budget"] == 6.0 and record["steps"] > 0
+    assert record["duration_s"] <= 6.0 + 0.5  # and the run ended within its budget
 
 
 def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_dir: Path) -> None:
@@ -139,3 +144,5 @@ def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_d
     result = train(cfg, digits, quiet=True)
     record = json.loads((result.path / "run.json").read_text())
     assert record["evaluations"] == 3  # its epochs ended it, not the 120 s of budget
+    # Its evaluations score cached features: extracting them measured the forward speed.
+    assert record["budget_use"]["reserve_estimated_s"] > 0

@@ -115,6 +115,11 @@ def _loop(
     # so all of them agree on the learning rate and on the last step.
     agree = world.distributed and stage.deadline is not None
     start, step, epoch = time.perf_counter(), 0, 0
+
+    def progress_now() -> float:
+        done = _progress(step, total, start, _eval_aware(stage, ctx), stage.plan.fixed_length)
+        return world.agree_max(done) if agree else done
+
     while True:
         epoch += 1
         batches_seen = 0
@@ -122,9 +127,7 @@ def _loop(
         loss_sum, loss_n, images, t_train = torch.zeros((), device=ctx.device), 0, 0, 0.0
         t_step = time.perf_counter()
         for idx in stage.batches(gen):
-            progress = _progress(step, total, start, _eval_aware(stage), stage.plan.fixed_length)
-            if agree:
-                progress = world.agree_max(progress)
+            progress = progress_now()
             factor = lr_factor(progress, cfg.warmup, cfg.schedule)
             ctx.lr = stage.plan.lr * factor
             for group in optimizer.param_groups:
@@ -150,9 +153,7 @@ def _loop(
             ctx.images += len(idx)
             loss_sum += loss.detach().float()
             loss_n += 1
-            progress = _progress(step, total, start, _eval_aware(stage), stage.plan.fixed_length)
-            if agree:
-                progress = world.agree_max(progress)
+            progress = progress_now()
             last = progress >= 1.0
             if step % eval_every != 0 and not last:
                 continue
@@ -199,6 +200,7 @@ def _evaluate(
     stop = False
     with stage.ema.applied() if stage.ema is not None else contextlib.nullcontext():
         metrics = stage.evaluate()
+        views = metrics.pop("views", 0)  # forward passes it made: prices the budget's reserve
         if metrics["score"] is not None:  # None: no validation split; the last weights are kept
             stop = stopper.update(metrics["score"])
             if stopper.improved:
@@ -209,6 +211,8 @@ def _evaluate(
         if stage.average is not None:
             stage.average.add()
     stage.eval_s = time.perf_counter() - t_eval
+    if views > 0:
+        ctx.s_per_view = stage.eval_s / views
     for m in stage.modules:
         m.train()
     _log(ctx, stage, epoch, step, mean_loss, speed, metrics)
@@ -278,11 +282,18 @@ def _decided_on_rank0(stage: Stage, ctx: Context, evaluate: Callable[[], bool]) 
     return code == STOP
 
 
-def _eval_aware(stage: Stage) -> float | None:
-    """The deadline for training steps: early enough for the final evaluation to fit, and
-    the end's scorings: the raw weights' with an EMA, the average's with ``average_last``."""
+def _eval_aware(stage: Stage, ctx: Context) -> float | None:
+    """The deadline for training steps: early enough for the stage's last evaluation and the
+    end's scorings to fit (the raw weights' with an EMA, the average's with ``average_last``),
+    and then what follows the stage: its reserve priced at the measured forward speed once
+    an evaluation has measured it (:mod:`.reserve`), else the plan's share of the budget."""
+    if stage.deadline is None:
+        return None
+    end = stage.deadline
+    if stage.reserve is not None and ctx.s_per_view > 0:
+        end = stage.reserve.deadline(ctx.s_per_view)
     evals = 1 + (stage.ema is not None) + (stage.average is not None)
-    return None if stage.deadline is None else stage.deadline - evals * stage.eval_s
+    return end - evals * stage.eval_s
 
 
 def _progress(

@@ -15,7 +15,9 @@ A run has one or two stages:
 
 Under a wall-clock budget each stage ends at its share of the budget (the encoder stage at
 :data:`ENCODER_SHARE`, all training at :data:`TRAIN_SHARE`; the rest is kept for the final
-evaluation and the artifacts), and the number of evaluations is the clock's: not known ahead.
+evaluation and the artifacts) until an evaluation has measured the forward speed; then at the
+reserve :mod:`toolkit.train.reserve` prices for what follows it. The number of evaluations is
+the clock's: not known ahead.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from toolkit.train.ema import EMA
 from toolkit.train.mixing import Mixing
 from toolkit.train.plan import StagePlan
 from toolkit.train.progress import Progress
+from toolkit.train.reserve import Reserve
 from toolkit.train.resizing import ProgressiveResize
 
 # The tuner's hook: called with (evaluation index, value) after each evaluation that reports a
@@ -43,9 +44,11 @@ class Stage:
     batches: Callable[[torch.Generator], Iterator[torch.Tensor]]  # one epoch of index batches
     # Must return "score" (higher is better; decides the best weights; None without a
     # validation split: the last weights are kept) and may return "value" (the metric as
-    # reported to the pruner and shown; None: not reported).
+    # reported to the pruner and shown; None: not reported) and "views" (image forward passes
+    # it made, each TTA view counted: the loop prices the budget's reserve with them).
     evaluate: Callable[[], dict[str, Any]]
-    deadline: float | None = None  # time.perf_counter() at which the stage's budget ends
+    deadline: float | None = None  # time.perf_counter() at the plan's share of the budget
+    reserve: Reserve | None = None  # what follows under a budget; once priced, sets the end
     eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
@@ -80,3 +83,4 @@ class Context:
     events: EventLog | None = None  # TensorBoard event file of the run, when it logs one
     ema: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage: EMA or raw kept
     averaging: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage: average kept?
+    s_per_view: float = 0.0  # latest measured seconds per image forward pass (0: not yet)

@@ -28,7 +28,7 @@ from toolkit.train.mixing import Mixing
 from toolkit.train.parts import Model, Splits
 from toolkit.train.plan import StagePlan
 from toolkit.train.resizing import ProgressiveResize
-from toolkit.train.tta import TTA
+from toolkit.train.tta import TTA, view_count
 
 if TYPE_CHECKING:
     from toolkit.metrics import Metric
@@ -175,11 +175,12 @@ def _batches(
 # -- evaluations: {"score": higher is better, "value": the metric as reported} -----------------
 
 
-def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: bool) -> None:
-    """Recompute BatchNorm statistics for the current weights before scoring them."""
+def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: bool) -> int:
+    """Recompute BatchNorm statistics for the current weights before scoring them; returns
+    the images forwarded to do so (0: the statistics had settled)."""
     modules = [model.encoder, model.head] if through_head else [model.encoder]
     if ev.batchnorm_settled(modules):
-        return
+        return 0
     # A seeded sample (the same on every rank): the train split may be sorted by class.
     gen = torch.Generator().manual_seed(setup.config.seed)
     sample = torch.randperm(len(splits.y_train), generator=gen)[: ev.BN_REFRESH_IMAGES]
@@ -196,20 +197,21 @@ def _fresh_batchnorm(model: Model, splits: Splits, setup: Setup, through_head: b
         batch_size=setup.config.batch_size,
         autocast=setup.autocast,
     )
+    return len(sample)
 
 
 def _unscored(through_head: bool, model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
     """No validation split (val_fraction = 0): nothing to score. BatchNorm statistics are
     still refreshed, so the last weights (the ones kept) predict with settled statistics."""
-    _fresh_batchnorm(model, splits, setup, through_head=through_head)
-    return {"score": None, "value": None}
+    views = _fresh_batchnorm(model, splits, setup, through_head=through_head)
+    return {"score": None, "value": None, "views": views}
 
 
 def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
     """kNN accuracy of validation embeddings against a sample of train embeddings."""
     if len(splits.y_val) == 0:
         return _unscored(False, model, splits, setup)
-    _fresh_batchnorm(model, splits, setup, through_head=False)
+    views = _fresh_batchnorm(model, splits, setup, through_head=False)
     enc, norm, autocast = model.forward_encoder, model.normalizer, setup.autocast
     sub = torch.arange(min(len(splits.y_train), KNN_SAMPLES), device=splits.y_train.device)
     f_tr = ev.embed(enc, splits.x_train[sub], norm, autocast=autocast)
@@ -220,13 +222,14 @@ def _knn_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
     # The pruner compares values in the metric's direction: kNN accuracy speaks for the
     # encoder stage only when the metric is maximised too.
     value = acc if setup.metric.direction == "maximize" else None
-    return {"score": acc, "value": value, "val_knn_acc": acc}
+    views += len(sub) + len(splits.y_val)
+    return {"score": acc, "value": value, "val_knn_acc": acc, "views": views}
 
 
 def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
     if len(splits.y_val) == 0:
         return _unscored(True, model, splits, setup)
-    _fresh_batchnorm(model, splits, setup, through_head=True)
+    views = _fresh_batchnorm(model, splits, setup, through_head=True)
     f_va = ev.embed(
         model.forward_encoder,
         splits.x_val,
@@ -235,7 +238,8 @@ def _image_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:
         autocast=setup.autocast,
     )
     logits = ev.head_logits(model.head, f_va)
-    return ev.scores(model.head_loss, logits, splits.y_val, setup.metric)
+    views += view_count(setup.tta) * len(splits.y_val)
+    return ev.scores(model.head_loss, logits, splits.y_val, setup.metric) | {"views": views}
 
 
 def _feature_scores(model: Model, splits: Splits, setup: Setup) -> dict[str, Any]:

@@ -52,6 +52,11 @@ class TTA:
         return {"flip": self.flip, "shift": self.shift, "views": len(self.views())}
 
 
+def view_count(tta: TTA | None) -> int:
+    """Forward passes per image of a prediction with ``tta`` (1: without TTA)."""
+    return 1 if tta is None else len(tta.views())
+
+
 def trained_tta(config: Mapping[str, Any], *, shift: int | None = None) -> TTA:
     """Every view a run with this config trained on: flips if ``flip``, shifts (``shift``
     pixels, default 1) if it trained with random crops (``crop_pad`` or ``rrc_scale``)."""
