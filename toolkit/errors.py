@@ -58,10 +58,27 @@ def catch_interrupts() -> None:
 
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.default_int_handler):
+        signal.signal(signal.SIGINT, _on_sigint)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def defer_interrupts() -> None:
+    """Hold Ctrl-C and SIGTERM until :func:`resume_interrupts` (calls nest): for a lock file
+    held between two calls, which an interrupt arriving after its creation but before its
+    holder's ``try`` would leave behind for every other process to wait out."""
+    global _deferring
+    _deferring += 1
+
+
+def resume_interrupts() -> None:
+    """End one :func:`defer_interrupts`; the last one raises an interrupt that arrived."""
+    global _deferring, _pending
+    _deferring = max(0, _deferring - 1)
+    if _deferring == 0 and _pending is not None:
+        err, _pending = _pending, None
+        raise err
 
 
 def ignore_file_size_signal() -> None:
@@ -98,12 +115,28 @@ def quiet_thread_write_errors() -> None:
 _thread_hook = False
 
 
+_deferring = 0  # defer_interrupts() calls not yet resumed
+_pending: KeyboardInterrupt | None = None  # an interrupt held meanwhile
+
+
+def _interrupt(err: KeyboardInterrupt) -> None:
+    global _pending
+    if _deferring:
+        _pending = _pending or err
+        return
+    raise err
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _interrupt(KeyboardInterrupt())
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     global _terminated
     if _terminated:  # a second SIGTERM while stopping: do not interrupt the clean-up
         return
     _terminated = True
-    raise Terminated()
+    _interrupt(Terminated())
 
 
 def interrupt_exit_code() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,64 @@ def test_a_record_appended_onto_a_torn_one_is_salvaged(tmp_path: Path) -> None:
     assert repair_journal(damaged) is not None
     assert damaged.read_bytes() == whole.read_bytes()
     assert len(_complete(damaged)) == 1
+
+
+@pytest.fixture
+def sigterm_handler() -> Iterator[None]:
+    """The toolkit's SIGTERM handler installed for one test (pytest keeps its own otherwise)."""
+    import signal
+
+    import toolkit.errors as errors
+
+    old = signal.signal(signal.SIGTERM, errors._on_sigterm)
+    yield
+    signal.signal(signal.SIGTERM, old)
+    errors._terminated = False  # the process goes on: later tests see a fresh one
+    errors._pending = None
+
+
+def test_sigterm_while_the_journal_lock_is_held_arrives_once_the_lock_file_is_gone(
+    tmp_path: Path, sigterm_handler: None
+) -> None:
+    import os
+    import signal
+
+    from toolkit.errors import Terminated
+    from toolkit.tune.journal import journal_lock
+
+    path = tmp_path / "s.journal"
+    lock = journal_lock(path)
+    lock_file = Path(f"{path}.lock")
+    lock.acquire()
+    assert lock_file.exists()
+    os.kill(os.getpid(), signal.SIGTERM)  # handled at once, held: the lock file is not left
+    with pytest.raises(Terminated):
+        lock.release()
+    assert not lock_file.exists()
+    lock.acquire()  # nothing pending now: a lock taken and released as usual
+    lock.release()
+    assert not lock_file.exists()
+
+
+def test_optunas_forced_release_of_a_stale_lock_file_does_not_resume_interrupts_early(
+    tmp_path: Path, sigterm_handler: None
+) -> None:
+    """Optuna's acquire removes a stale lock file with ``release()``; only the release of the
+    lock this object took ends the hold."""
+    import os
+    import signal
+
+    import toolkit.errors as errors
+    from toolkit.errors import Terminated
+    from toolkit.tune.journal import journal_lock
+
+    path = tmp_path / "s.journal"
+    lock = journal_lock(path)
+    lock.grace_period = 1  # a stale lock file is forced after 1 s (Optuna's default: 30 s)
+    Path(f"{path}.lock").touch()  # left by a process that died holding it
+    lock.acquire()
+    assert errors._deferring == 1  # still held after the forced release
+    os.kill(os.getpid(), signal.SIGTERM)
+    with pytest.raises(Terminated):
+        lock.release()
+    assert errors._deferring == 0 and not Path(f"{path}.lock").exists()

@@ -16,20 +16,52 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 RECORD_START = b'{"op_code"'  # how every record Optuna writes begins
 
 
-def repair_journal(path: Path) -> Path | None:
-    """Repair the journal at ``path`` if it is damaged; the damaged copy's path, else None."""
+def journal_lock(path: Path) -> Any:
+    """Optuna's lock file of the journal at ``path``, with Ctrl-C and SIGTERM held while it is
+    held: a worker stopped just after creating it would otherwise leave it behind, and every
+    other process would wait out Optuna's 30-s grace period before taking it (a launcher's
+    SIGTERM to its workers did, once in CI)."""
     from optuna.storages.journal import JournalFileOpenLock
 
+    from toolkit.errors import defer_interrupts, resume_interrupts
+
+    class Lock(JournalFileOpenLock):
+        held = False  # acquired by this object (Optuna's acquire also calls release)
+
+        def acquire(self) -> bool:
+            defer_interrupts()
+            try:
+                taken = super().acquire()
+            except BaseException:
+                resume_interrupts()
+                raise
+            self.held = True
+            return taken
+
+        def release(self) -> None:
+            try:
+                super().release()
+            finally:
+                if self.held:
+                    self.held = False
+                    resume_interrupts()  # raises an interrupt that arrived meanwhile
+
+    return Lock(str(path))
+
+
+def repair_journal(path: Path) -> Path | None:
+    """Repair the journal at ``path`` if it is damaged; the damaged copy's path, else None."""
     if not path.is_file() or path.stat().st_size == 0:
         return None
     data = path.read_bytes()
     if data.endswith(b"\n") and _all_parse(data):  # the common case: no lock, no copy
         return None
-    lock = JournalFileOpenLock(str(path))
+    lock = journal_lock(path)
     lock.acquire()
     try:
         data = path.read_bytes()  # again, now that no writer is appending

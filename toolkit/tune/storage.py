@@ -93,14 +93,14 @@ def open_storage(url: str) -> Any:
     import optuna
 
     if is_journal(url):
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+        from optuna.storages.journal import JournalFileBackend
 
-        from toolkit.tune.journal import repair_journal
+        from toolkit.tune.journal import journal_lock, repair_journal
 
         path = journal_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         repair_journal(path)  # a record torn by a crash would make every later read fail
-        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        backend = JournalFileBackend(str(path), lock_obj=journal_lock(path))
         return optuna.storages.JournalStorage(backend)
     if "://" not in url:
         raise ToolkitError(
