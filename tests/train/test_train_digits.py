@@ -146,3 +146,29 @@ def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_d
     assert record["evaluations"] == 3  # its epochs ended it, not the 120 s of budget
     # Its evaluations score cached features: extracting them measured the forward speed.
     assert record["budget_use"]["reserve_estimated_s"] > 0
+
+
+def test_a_budget_counts_from_when_the_caller_started_it(
+    digits: Competition, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``started``: what the caller did first (``tk train`` loads the images) is inside the
+    budget (a simulated clock, as above)."""
+    import time
+
+    now = [time.perf_counter()]
+
+    def clock() -> float:
+        now[0] += 0.05
+        return now[0]
+
+    monkeypatch.setattr(time, "perf_counter", clock)
+    started = clock()
+    now[0] += 3.0  # three seconds of loading
+    cfg = TrainConfig(budget=6.0, batch_size=64, encoder_params={"width": 0.25})
+    result = train(cfg, digits, quiet=True, started=started)
+    record = json.loads((result.path / "run.json").read_text())
+    rows = (result.path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    first_eval = float(rows[1].split(",")[header.index("time_s")])
+    assert first_eval > 3.0  # the run's times count from the start of the budget
+    assert 3.0 < record["budget_use"]["training_ended_s"] < record["duration_s"]

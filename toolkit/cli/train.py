@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -96,6 +97,7 @@ def train_command(
 ) -> None:
     """Train one model (encoder + loss + head) on a competition and save a run folder; with
     --folds K, K models (one per fold) in one cross-validation folder."""
+    started = time.perf_counter()  # a --budget counts from here: loading the images is in it
     from toolkit.errors import ToolkitError
     from toolkit.train import train
     from toolkit.train.compose import command_line_settings, compose_config
@@ -121,9 +123,9 @@ def train_command(
             raise ToolkitError("--folds trains one process per fold; run it without torchrun.")
         from toolkit.train.kfold import train_folds
 
-        result = train_folds(config, comp, quiet=quiet, extra=extra)
+        result = train_folds(config, comp, quiet=quiet, extra=extra, started=started)
     else:
-        result = train(config, comp, quiet=quiet, extra=extra)
+        result = train(config, comp, quiet=quiet, extra=extra, started=started)
     if not main_rank:
         return
     if json:

@@ -51,9 +51,11 @@ def train_folds(
     on_fold: OnFold | None = None,
     on_run: Callable[[str, str], None] | None = None,
     extra: dict[str, Any] | None = None,
+    started: float | None = None,
 ) -> RunResult:
     """Train ``config.folds`` fold runs and write their cross-validation group; see the
-    module's docstring. ``on_run(id, path)`` is told the group's folder once it exists."""
+    module's docstring. ``on_run(id, path)`` is told the group's folder once it exists;
+    ``started`` (``time.perf_counter()``) is when the budget began (None: now)."""
     from toolkit.data import class_subset, split_folds
     from toolkit.train.task import matching_competition, resolve_task
     from toolkit.train.trainer import Pruned, RunResult, train
@@ -62,7 +64,7 @@ def train_folds(
     k_folds = config.folds
     if k_folds < 2:
         raise ToolkitError(f"k-fold needs folds >= 2, got {config.folds}.")
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if started is None else started
     comp = matching_competition(config, competition)
     task = resolve_task(config, comp)
     keep, y, classes = class_subset(comp, config.classes)

@@ -75,6 +75,7 @@ class Job:
     report: Report | None = None  # the tuner's hook; returning True prunes the run
     on_run: Callable[[str, str], None] | None = None  # told (run id, path) once the folder exists
     extra: dict[str, Any] | None = None  # more fields for run.json (a study's trial number...)
+    started: float | None = None  # time.perf_counter() the budget counts from (None: now)
 
 
 def train(
@@ -87,6 +88,7 @@ def train(
     report: Report | None = None,
     on_run: Callable[[str, str], None] | None = None,
     extra: dict[str, Any] | None = None,
+    started: float | None = None,
 ) -> RunResult:
     """Train one model on ``competition`` as ``config`` says, writing a run folder.
 
@@ -94,9 +96,11 @@ def train(
     it returns True the run stops, is recorded as pruned, and :class:`Pruned` is raised.
     ``on_run(run_id, path)`` is called once the run folder exists. Under ``torchrun`` only
     rank 0 writes, reports and returns metrics; the other ranks return a result with an empty
-    run id, no path and no metrics once training ends.
+    run id, no path and no metrics once training ends. ``started`` (a ``time.perf_counter()``
+    reading) is when the budget began, when the caller did work inside it first (``tk train``
+    loads the images in it); the run's clock and its times count from it.
     """
-    job = Job(runs_root, save, quiet, report, on_run, extra)
+    job = Job(runs_root, save, quiet, report, on_run, extra, started)
     world = World.from_env()
     if not world.distributed:
         return _run(config, competition, job, SINGLE)
@@ -112,7 +116,7 @@ def train(
 
 
 def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> RunResult:
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if job.started is None else job.started
     # 1. set-up: the images this config asks for, the task (submission shape + metric, checked
     # before training), torch; 2. parts: the splits on the device, then the model --------------
     validate(cfg)
