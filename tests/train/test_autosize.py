@@ -86,6 +86,15 @@ def test_the_probe_measures_real_steps_and_changes_no_weights(digits: Competitio
     assert autosize.probe(frozen, splits, torch.device("cpu"), _setup(frozen)) is None
 
 
+def test_a_probe_past_its_time_stops_after_the_step_it_is_in(digits: Competition) -> None:
+    cfg = TrainConfig(autosize=True, budget=60, epochs=1, encoder_params={"width": 0.5})
+    splits = load_splits(cfg, digits, torch.device("cpu"))
+    measured = autosize.probe(cfg, splits, torch.device("cpu"), _setup(cfg), 0.0)
+    assert measured is not None and len(measured.steps) == 1  # a warm-up step: its rate
+    n, seconds = measured.steps[0]
+    assert measured.images_per_s == pytest.approx(n / seconds)
+
+
 def test_the_speed_is_the_median_of_the_timed_steps() -> None:
     warm = ((100, 5.0),) * autosize.WARMUP_STEPS  # slow warm-up steps are not counted
     steady = autosize.Probe("finetune", (*warm, (100, 1.0), (100, 1.0), (100, 1.0)))

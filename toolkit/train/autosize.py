@@ -39,6 +39,10 @@ MIN_EPOCHS = 12.0
 MIN_IMAGES = 400_000
 PROBE_SECONDS = (0.3, 1.5)  # timed steps per candidate (0.3% of the budget, within these)
 PROBE_MAX_STEPS = 8  # ... but never more than this many
+# A candidate's probe stops after the step that takes it past this share of the budget: on a
+# short budget with large images one step of the wide model can take seconds (a 30-s budget on
+# photos spent 27 s probing on a busy machine), and a width that slow cannot get its epochs.
+PROBE_SHARE = 0.03
 # Untimed steps first: allocation, kernel selection, the optimiser's state. The speed is the
 # median of the timed steps' rates, so one slow step (a page fault, a neighbour's burst) does
 # not move the choice (benchmarks/autosize_probe.py measures the spread; docs/BENCHMARKS.md).
@@ -111,7 +115,7 @@ def choose(
     chosen = WIDTHS[-1]
     for width in WIDTHS:
         candidate = _with_width(cfg, width)
-        measured = probe(candidate, splits, device, setup)
+        measured = probe(candidate, splits, device, setup, PROBE_SHARE * cfg.budget)
         if measured is None:
             return cfg, Sizing(None, "the encoder is frozen: its width does not change the cost")
         speed = speeds[str(width)] = measured.images_per_s
@@ -138,9 +142,17 @@ def choose(
     return _with_width(cfg, chosen), sizing
 
 
-def probe(cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup) -> Probe | None:
+def probe(
+    cfg: TrainConfig,
+    splits: Splits,
+    device: torch.device,
+    setup: Setup,
+    max_s: float = float("inf"),
+) -> Probe | None:
     """Real training steps of ``cfg``'s first stage on the train split, timed one by one; None
-    when that stage trains a head on frozen features (the width does not change its cost)."""
+    when that stage trains a head on frozen features (the width does not change its cost).
+    It stops after the step that takes it past ``max_s`` seconds, warm-up or not (the speed is
+    then the last step's)."""
     from toolkit.train.loop import make_optimizer
     from toolkit.train.parts import build_model
     from toolkit.train.plan import make_plan
@@ -163,6 +175,7 @@ def probe(cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup) 
     steps: list[tuple[int, float]] = []
     timed = 0.0
     seconds = min(max(0.003 * cfg.budget, PROBE_SECONDS[0]), PROBE_SECONDS[1])
+    start = time.perf_counter()
     for idx in batches:
         t = time.perf_counter()
         loss = stage.step(idx)
@@ -172,6 +185,8 @@ def probe(cfg: TrainConfig, splits: Splits, device: torch.device, setup: Setup) 
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         steps.append((len(idx), time.perf_counter() - t))
+        if time.perf_counter() - start >= max_s:
+            break
         if len(steps) > WARMUP_STEPS:
             timed += steps[-1][1]
             if timed >= seconds or len(steps) - WARMUP_STEPS >= PROBE_MAX_STEPS:
