@@ -136,3 +136,17 @@ def test_evaluations_report_the_forward_passes_they_made() -> None:
     assert first["views"] == min(64, ev.BN_REFRESH_IMAGES) + 2 * 16
     unvalidated, _ = _stage_and_context(n_val=0)
     assert unvalidated.evaluate()["views"] == 64  # only the BatchNorm refresh
+
+
+def test_a_head_stage_on_frozen_features_measures_the_speed_of_extracting_them() -> None:
+    cfg = TrainConfig(head="linear-probe", encoder_params={"width": 0.25}, budget=60.0)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, 16, 16), generator=gen, dtype=torch.uint8)
+    y = torch.arange(64) % 4
+    splits = Splits(list(range(4)), x, y, x[:16], y[:16])
+    model = build_model(cfg, splits, torch.device("cpu"))
+    setup = Setup(cfg, get_metric("accuracy"), contextlib.nullcontext, torch.Generator())
+    (plan,) = make_plan(cfg, n_train=64, kinds=model.kinds).stages
+    stage = build_stage(plan, model, splits, setup)
+    assert plan.on_features and stage.s_per_view > 0
+    assert "views" not in stage.evaluate()  # its evaluations score cached features

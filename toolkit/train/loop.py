@@ -65,6 +65,8 @@ def fit(stage: Stage, ctx: Context) -> None:
     total, eval_every = stage.plan.steps, stage.plan.eval_every
     weights = [p for m in stage.modules for p in m.parameters() if is_weight(p)]
     ctx.progress.stage(stage.name)
+    if stage.s_per_view > 0:  # a head stage's feature extraction measured the forward speed
+        ctx.s_per_view = stage.s_per_view
     for m in stage.modules:
         m.train()
     step_fn = stage.step

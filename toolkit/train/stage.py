@@ -50,6 +50,7 @@ class Stage:
     deadline: float | None = None  # time.perf_counter() at the plan's share of the budget
     reserve: Reserve | None = None  # what follows under a budget; once priced, sets the end
     eval_s: float = 0.0  # duration of the latest evaluation (the last one must fit the budget)
+    s_per_view: float = 0.0  # seconds per image view measured building it (0: none measured)
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -math.inf
     mixing: Mixing | None = None  # mixup/CutMix of the step's batches; told the progress

@@ -14,6 +14,7 @@ its batches (which start each epoch) and its step (which flips by image index).
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -98,10 +99,12 @@ def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> 
     tta = setup.tta
     for p in model.encoder.parameters():
         p.requires_grad_(False)
+    t0 = time.perf_counter()
     for split, x in (("train", splits.x_train), ("val", splits.x_val)):
         splits.features[split] = ev.embed(
             model.forward_encoder, x, model.normalizer, tta=tta, autocast=setup.autocast
         )
+    views = view_count(tta) * (len(splits.y_train) + len(splits.y_val))
     return Stage(
         plan=plan,
         modules=[model.head],
@@ -109,6 +112,7 @@ def _head_stage(plan: StagePlan, model: Model, splits: Splits, setup: Setup) -> 
         step=functools.partial(_feature_step, model, splits),
         batches=functools.partial(_batches, plan, splits.y_train, None),
         evaluate=functools.partial(_feature_scores, model, splits, setup),
+        s_per_view=(time.perf_counter() - t0) / max(views, 1),  # its evaluations make none
     )
 
 

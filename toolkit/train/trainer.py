@@ -41,16 +41,15 @@ from toolkit.train.parts import (
     initial_encoder_weights,
     load_encoder,
 )
-from toolkit.train.plan import Plan, make_plan
+from toolkit.train.plan import make_plan
 from toolkit.train.prepare import prepare
 from toolkit.train.progress import Progress
 from toolkit.train.reserve import Reserve, reserves
-from toolkit.train.stages import Setup, build_stage
+from toolkit.train.stages import build_stage
 from toolkit.train.tta import view_count
 
 if TYPE_CHECKING:
     from toolkit.data import Competition
-    from toolkit.train.parts import Splits
 
 __all__ = ["Pruned", "RunResult", "train"]
 
@@ -180,18 +179,23 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
     # 3. the plan's stages ----------------------------------------------------------------------
     status, error = "failed", None
     trained: dict[str, Any] = {}  # budget_use, once training ended
+    tsne = cfg.tsne != "off"  # auto: on here; the tuner turns it off for its trials
+    after = reserves(
+        plan,
+        end=t0 + cfg.budget,
+        n_train_eval=min(len(splits.y_train), TRAIN_EVAL_SAMPLES),
+        n_val=len(splits.y_val),
+        n_test=len(competition.x_test),
+        views=view_count(setup.tta),
+        tsne=tsne and job.save,
+    )
     try:
-        after = _reserves(cfg, plan, splits, competition, setup, t0, tsne=job.save)
         for stage_plan, reserve in zip(plan.stages, after, strict=True):
             if stage_plan.on_features:
                 if not world.is_main:
                     break  # under DDP rank 0 trains a head on frozen features alone
                 ctx.world = SINGLE
-            t_build = time.perf_counter()
             stage = build_stage(stage_plan, model, splits, setup)
-            if stage_plan.on_features:  # the features were extracted: a forward speed
-                extracted = (len(splits.y_train) + len(splits.y_val)) * view_count(setup.tta)
-                ctx.s_per_view = (time.perf_counter() - t_build) / max(extracted, 1)
             stage.deadline = _deadline(cfg.budget, t0, stage_plan.budget_share)
             stage.reserve = reserve
             fit(stage, ctx)
@@ -230,7 +234,6 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
         from toolkit.runs.artifacts import write_artifacts
 
         digest = save_best(run, model.encoder, model.head, description())
-        tsne = cfg.tsne != "off"  # auto: on here; the tuner turns it off for its trials
         write_artifacts(run, ctx.rows, metrics, model.kinds.embedding_loss, tsne=tsne)
         tensorboard.write_summary(run, cfg.tensorboard, summary, cfg.to_dict())
         run.update(
@@ -310,28 +313,6 @@ def _deadline(budget: float, t0: float, share: float | None) -> float | None:
     return None if budget <= 0 or share is None else t0 + budget * share
 
 
-def _reserves(
-    cfg: TrainConfig,
-    plan: Plan,
-    splits: Splits,
-    competition: Competition,
-    setup: Setup,
-    t0: float,
-    *,
-    tsne: bool,
-) -> list[Reserve | None]:
-    """What must fit after each stage under the budget (None: the plan's share decides)."""
-    return reserves(
-        plan,
-        end=t0 + cfg.budget,
-        n_train_eval=min(len(splits.y_train), TRAIN_EVAL_SAMPLES),
-        n_val=len(splits.y_val),
-        n_test=len(competition.x_test),
-        views=view_count(setup.tta),
-        tsne=tsne and cfg.tsne != "off",
-    )
-
-
 def _budget_use(
     cfg: TrainConfig, reserve: Reserve | None, ctx: Context, t0: float
 ) -> dict[str, Any]:
@@ -340,8 +321,9 @@ def _budget_use(
     share decided); ``duration_s`` beside them shows what the reserve actually took."""
     if cfg.budget <= 0:
         return {}
-    priced = reserve is not None and ctx.s_per_view > 0
-    estimate = round(reserve.seconds(ctx.s_per_view), 2) if priced and reserve else None
+    estimate = None
+    if reserve is not None and ctx.s_per_view > 0:
+        estimate = round(reserve.seconds(ctx.s_per_view), 2)
     ended = round(time.perf_counter() - t0, 2)
     return {"budget_use": {"training_ended_s": ended, "reserve_estimated_s": estimate}}
 
