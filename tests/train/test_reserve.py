@@ -73,6 +73,10 @@ def test_an_encoder_stage_keeps_time_for_the_features_the_head_and_the_final_wor
     )
     assert unvalidated is not None and unvalidated.views == 2 * 5_000
     assert unvalidated.fixed_s == ARTIFACTS_S
+    _, few = reserves(
+        plan, n_train_eval=5_000, end=0.0, n_val=200, n_test=5_000, views=2, tsne=True
+    )
+    assert few is not None and few.fixed_s == pytest.approx(ARTIFACTS_S + TSNE_S * 200 / 2_000)
     _, quiet = reserves(
         plan, n_train_eval=5_000, end=0.0, n_val=4_500, n_test=5_000, views=2, tsne=False
     )

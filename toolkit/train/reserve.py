@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from toolkit.runs.artifacts import TSNE_POINTS
 from toolkit.train.plan import Plan
 
 # The estimate is multiplied by this: the final predictions ran up to 1.5x slower per view than
 # the evaluations that priced them (cifar10-dev, 10 min), and the clock must not overrun.
 SAFETY = 1.5
 ARTIFACTS_S = 2.0  # checkpoint, arrays, metrics and plots (0.9-1.1 s on a 2-core EPYC)
-TSNE_S = 12.0  # the t-SNE plot of an embedding run (2,000 points: 10.8 s on a 2-core EPYC)
+TSNE_S = 12.0  # the t-SNE plot of 2,000 points (10.8 s on a 2-core EPYC; fewer: a share of it)
 HEAD_SHARE = 0.03  # of the budget, for a head's training on frozen features (fixed length)
 
 
@@ -77,7 +78,8 @@ def reserves(
     final_views = views * pictures
     if embedding and n_val > 0 and not (last.on_features and views == 1):
         final_views += n_train_eval + n_val  # kNN on plain embeddings
-    final_s = ARTIFACTS_S + (TSNE_S if embedding and tsne and n_val > 0 else 0.0)
+    tsne_s = TSNE_S * min(n_val, TSNE_POINTS) / TSNE_POINTS if embedding and tsne else 0.0
+    final_s = ARTIFACTS_S + tsne_s
     out: list[Reserve | None] = []
     for i, _ in enumerate(plan.stages):
         later = plan.stages[i + 1 :]
