@@ -103,8 +103,12 @@ def test_a_reserve_is_priced_at_the_measured_speed_with_a_safety_margin() -> Non
     assert reserve.deadline(0.0) == pytest.approx(600.0 - SAFETY * 2.0)
 
 
-def _stage_and_context(n_val: int = 16, tta: TTA | None = None) -> tuple[Stage, Context]:
-    cfg = TrainConfig(epochs=1, batch_size=16, encoder_params={"width": 0.25}, budget=60.0)
+def _stage_and_context(
+    n_val: int = 16, tta: TTA | None = None, head: str = "finetune"
+) -> tuple[Stage, Context]:
+    cfg = TrainConfig(
+        epochs=1, batch_size=16, encoder_params={"width": 0.25}, budget=60.0, head=head
+    )
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (64, 3, 16, 16), generator=gen, dtype=torch.uint8)
     y = torch.arange(64) % 4
@@ -143,14 +147,6 @@ def test_evaluations_report_the_forward_passes_they_made() -> None:
 
 
 def test_a_head_stage_on_frozen_features_measures_the_speed_of_extracting_them() -> None:
-    cfg = TrainConfig(head="linear-probe", encoder_params={"width": 0.25}, budget=60.0)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (64, 3, 16, 16), generator=gen, dtype=torch.uint8)
-    y = torch.arange(64) % 4
-    splits = Splits(list(range(4)), x, y, x[:16], y[:16])
-    model = build_model(cfg, splits, torch.device("cpu"))
-    setup = Setup(cfg, get_metric("accuracy"), contextlib.nullcontext, torch.Generator())
-    (plan,) = make_plan(cfg, n_train=64, kinds=model.kinds).stages
-    stage = build_stage(plan, model, splits, setup)
-    assert plan.on_features and stage.s_per_view > 0
+    stage, _ = _stage_and_context(head="linear-probe")
+    assert stage.plan.on_features and stage.s_per_view > 0
     assert "views" not in stage.evaluate()  # its evaluations score cached features
