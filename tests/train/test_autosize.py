@@ -32,21 +32,25 @@ def test_no_probe_without_budget_or_when_width_is_set() -> None:
 
 
 @pytest.mark.parametrize(
-    ("speeds", "expected"),
+    ("speeds", "expected", "probes"),
     [
-        ({1.0: 1e6, 0.5: 3e6}, 1.0),  # a fast machine: the wide model gets enough epochs
-        ({1.0: 10.0, 0.5: 1e6}, 0.5),  # the wide one would not: the narrow one
-        ({1.0: 1.0, 0.5: 2.0}, 0.5),  # neither reaches MIN_EPOCHS: the narrowest
+        # The narrowest is probed first, the wide one only when the narrowest fits.
+        ({1.0: 1e6, 0.5: 3e6}, 1.0, [0.5, 1.0]),  # a fast machine: the wide model fits
+        ({1.0: 10.0, 0.5: 1e6}, 0.5, [0.5, 1.0]),  # the wide one would not: the narrow one
+        ({1.0: 1.0, 0.5: 2.0}, 0.5, [0.5]),  # neither reaches MIN_EPOCHS: the narrowest
         # A small train split: 270k images are 100+ epochs, but under MIN_IMAGES: narrow ...
-        ({1.0: 500.0, 0.5: 1e6}, 0.5),
-        ({1.0: 1000.0, 0.5: 1e6}, 1.0),  # ... 540k images are enough: wide
+        ({1.0: 500.0, 0.5: 1e6}, 0.5, [0.5, 1.0]),
+        ({1.0: 1000.0, 0.5: 1e6}, 1.0, [0.5, 1.0]),  # ... 540k images are enough: wide
+        # The narrowest falls short of MIN_IMAGES: no wider width is probed at all.
+        ({1.0: 1e6, 0.5: 500.0}, 0.5, [0.5]),
     ],
 )
-def test_the_widest_width_that_gets_enough_epochs_and_images(
+def test_the_widest_width_that_gets_enough_epochs_and_images_narrowest_probed_first(
     digits: Competition,
     monkeypatch: pytest.MonkeyPatch,
     speeds: dict[float, float],
     expected: float,
+    probes: list[float],
 ) -> None:
     cfg = TrainConfig(autosize=True, budget=600, epochs=1)
     splits = load_splits(cfg, digits, torch.device("cpu"))
@@ -62,9 +66,7 @@ def test_the_widest_width_that_gets_enough_epochs_and_images(
     monkeypatch.setattr(autosize, "probe", fake_probe)
     chosen_cfg, sizing = autosize.choose(cfg, splits, torch.device("cpu"), _setup(cfg), 0.0)
     assert chosen_cfg.encoder_params["width"] == expected == sizing.chosen
-    assert probed[0] == max(autosize.WIDTHS)  # widest first; narrower only when it falls short
-    if expected == max(autosize.WIDTHS):
-        assert probed == [expected]
+    assert probed == probes
     # epochs = speed x the training share of the budget / train images
     n = len(splits.y_train)
     assert sizing.epochs[str(probed[0])] == pytest.approx(speeds[probed[0]] * 540 / n, rel=0.05)

@@ -97,7 +97,7 @@ def test_under_a_budget_the_sweep_trains_the_width_autosize_picks(
     monkeypatch.setattr(parts, "build_model", spy)
     cfg = TrainConfig(encoder="fastnet", autosize=True, budget=60, optimizer="sgd")
     sweep = sweep_lr(cfg, digits, steps=10)
-    assert widths == [1.0, 0.5] and built == [0.5]
+    assert widths == [0.5, 1.0] and built == [0.5]
     assert sweep.autosize is not None and sweep.autosize.startswith("width 0.5")
     assert sweep.as_json()["autosize"] == sweep.autosize
     plain = sweep_lr(TrainConfig(encoder="fastnet", optimizer="sgd"), digits, steps=10)

@@ -3,11 +3,12 @@
 With ``autosize = true`` (the recipes set it), a run that has a budget and an encoder with a
 ``width`` parameter the user did not set measures how many training images per second each
 candidate width takes on this machine, with this data, precision and batch size (a few real
-training steps each, a few seconds in all), and trains the widest candidate that still gets at
-least :data:`MIN_EPOCHS` passes over the train split, and :data:`MIN_IMAGES` training images in
-all, in its share of the budget; the narrowest when none does. A fast machine (a GPU, AMX bf16
-cores, many cores) or a long budget gets the wide model; a slow one or a short budget the narrow
-model with more epochs.
+training steps each, a few seconds in all; the narrowest first, and when even it falls short no
+wider one is probed), and trains the widest candidate that still gets at least
+:data:`MIN_EPOCHS` passes over the train split, and :data:`MIN_IMAGES` training images in all,
+in its share of the budget; the narrowest when none does. A fast machine (a GPU, AMX bf16
+cores, many cores) or a long budget gets the wide model; a slow one or a short budget the
+narrow model with more epochs.
 
 The rule and the measurements behind its two thresholds are in docs/BENCHMARKS.md ("The budget
 picks the model"). The probe is recorded in ``run.json`` under ``autosize``.
@@ -112,8 +113,11 @@ def choose(
     need = max(MIN_EPOCHS, MIN_IMAGES / n_train)  # epochs a width must get to be chosen
     speeds: dict[str, float] = {}
     epochs: dict[str, float] = {}
-    chosen = WIDTHS[-1]
-    for width in WIDTHS:
+    narrowest = chosen = WIDTHS[-1]
+    # The narrowest first: its steps are the cheapest, and when even it falls short no wider
+    # (slower) width can fit, so the wide probe (seconds a step on large images) is skipped.
+    # When it fits, the others from the widest down; the first that fits is trained.
+    for width in (narrowest, *WIDTHS[:-1]):
         candidate = _with_width(cfg, width)
         measured = probe(candidate, splits, device, setup, PROBE_SHARE * cfg.budget)
         if measured is None:
@@ -122,7 +126,9 @@ def choose(
         share = ENCODER_SHARE if measured.stage == "encoder" else TRAIN_SHARE
         left = max(cfg.budget * share - spent_s - (time.perf_counter() - t0), 0.0)
         epochs[str(width)] = round(speed * left / n_train, 1)
-        if epochs[str(width)] >= need:
+        if epochs[str(width)] < need and width == narrowest:
+            break  # none fits: the narrowest, no wider probe
+        if epochs[str(width)] >= need and width != narrowest:
             chosen = width
             break  # the widest that fits: narrower ones need no probe
     torch.manual_seed(cfg.seed)  # the run's weights as if no probe had run
