@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -64,3 +65,35 @@ def test_an_unknown_precision_is_refused() -> None:
 
     with pytest.raises(ToolkitError, match="precision"):
         validate(TrainConfig(precision="fp16"))
+
+
+def test_bf16_asked_for_on_a_cpu_that_emulates_it_is_warned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TOOLKIT_PRECISION", raising=False)
+    monkeypatch.setattr(dev, "cpu_flags", lambda: frozenset({"avx2", "fma"}))  # AVX2 only
+    assert "emulates" in str(dev.emulated_bf16("bf16", CPU))
+    monkeypatch.setenv("TOOLKIT_PRECISION", "bf16")  # the environment's bf16 too
+    assert "emulates" in str(dev.emulated_bf16("auto", CPU))
+    monkeypatch.delenv("TOOLKIT_PRECISION")
+    assert dev.emulated_bf16("auto", CPU) is None  # auto is fp32 there: nothing to say
+    assert dev.emulated_bf16("fp32", CPU) is None
+    assert dev.emulated_bf16("bf16", CUDA) is None
+    monkeypatch.setattr(dev, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert dev.emulated_bf16("bf16", CPU) is None  # native
+    monkeypatch.setattr(dev, "cpu_flags", frozenset)  # flags unreadable: no guess
+    assert dev.emulated_bf16("bf16", CPU) is None
+
+
+def test_a_run_in_emulated_bf16_says_so(
+    digits: Competition,
+    runs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(dev, "cpu_flags", lambda: frozenset({"avx2"}))
+    cfg = TrainConfig(encoder="pixels", head="linear-probe", epochs=1, precision="bf16")
+    train(cfg, digits)
+    assert "warning: precision bf16 on a CPU without native bf16" in capsys.readouterr().err
+    train(dataclasses.replace(cfg, precision="fp32"), digits)
+    assert "native bf16" not in capsys.readouterr().err

@@ -61,6 +61,24 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" or native_bf16() else "fp32"
 
 
+def emulated_bf16(precision: str, device: torch.device) -> str | None:
+    """A warning when ``precision`` resolves to bf16 on a CPU that emulates it; else None.
+
+    ``auto`` never picks bf16 there, but ``bf16`` (or ``$TOOLKIT_PRECISION=bf16``) is obeyed:
+    on a 2-core AVX2 EPYC it trained fastnet 10x (width 0.5) to 17x (width 1.0) slower than
+    fp32 (``benchmarks/precision.py``, docs/BENCHMARKS.md). Unreadable flags: no warning.
+    """
+    if device.type != "cpu" or not cpu_flags() or native_bf16():
+        return None
+    if resolve_precision(precision, device) != "bf16":
+        return None
+    return (
+        "precision bf16 on a CPU without native bf16 (its flags list neither avx512_bf16 nor "
+        "amx_bf16): torch emulates it, about 10x slower than fp32 on such CPUs. Use --set "
+        "precision=auto (fp32 here) unless bf16 itself is what you are testing."
+    )
+
+
 def setup_torch(
     seed: int,
     device: torch.device,

@@ -30,7 +30,7 @@ from toolkit.errors import ToolkitError
 from toolkit.runs import store, tensorboard
 from toolkit.train import autosize, mixing
 from toolkit.train.config import TrainConfig, validate
-from toolkit.train.device import resolve_device
+from toolkit.train.device import emulated_bf16, resolve_device
 from toolkit.train.distributed import SINGLE, World, local_device, process_group
 from toolkit.train.final import TRAIN_EVAL_SAMPLES, final_metrics
 from toolkit.train.loop import Context, Pruned, Report, fit, flush_metrics, save_best
@@ -127,6 +127,9 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
         prepared.splits,
         prepared.setup,
     )
+    slow_bf16 = emulated_bf16(cfg.precision, device)
+    if slow_bf16 is not None and not job.quiet and world.is_main:
+        print(f"warning: {slow_bf16}", file=sys.stderr)
     if not world.distributed:  # ranks would each probe and could disagree: keep the width
         cfg, sizing = autosize.choose(cfg, splits, device, setup, time.perf_counter() - t0)
         setup = dataclasses.replace(setup, config=cfg)
