@@ -137,6 +137,39 @@ def test_budget_shapes_the_schedule_and_ends_in_time(
     assert record["duration_s"] <= 6.0 + 0.5  # and the run ended within its budget
 
 
+def test_a_budget_run_records_when_each_stage_ended_and_the_reserve_it_left(
+    digits: Competition, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contrastive encoder, then a probe on its frozen features: ``budget_use.stages`` has
+    both, in order (the simulated clock of the test above)."""
+    import time
+
+    now = [time.perf_counter()]
+
+    def clock() -> float:
+        now[0] += 0.05
+        return now[0]
+
+    monkeypatch.setattr(time, "perf_counter", clock)
+    cfg = TrainConfig(
+        budget=8.0,
+        batch_size=64,
+        loss="supcon",
+        head="linear-probe",
+        head_epochs=2,
+        encoder_params={"width": 0.25},
+    )
+    result = train(cfg, digits, quiet=True)
+    use = json.loads((result.path / "run.json").read_text())["budget_use"]
+    encoder, probe = use["stages"]
+    assert (encoder["stage"], probe["stage"]) == ("encoder", "head")
+    # The encoder left time for extracting the features, the probe and the final work; its
+    # reserve was priced once its evaluations had measured the speed.
+    assert 0 < encoder["ended_s"] < probe["ended_s"] == use["training_ended_s"] < 8.0
+    assert encoder["reserve_estimated_s"] > probe["reserve_estimated_s"] > 0
+    assert probe["reserve_estimated_s"] == use["reserve_estimated_s"]
+
+
 def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_dir: Path) -> None:
     cfg = TrainConfig(
         encoder="pixels", loss="softmax-ce", head="linear-probe", head_epochs=3, budget=120.0

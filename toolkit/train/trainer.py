@@ -182,6 +182,7 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
     # 3. the plan's stages ----------------------------------------------------------------------
     status, error = "failed", None
     trained: dict[str, Any] = {}  # budget_use, once training ended
+    ended: list[dict[str, Any]] = []  # each stage: when it ended, the reserve it left
     tsne = cfg.tsne != "off"  # auto: on here; the tuner turns it off for its trials
     after = reserves(
         plan,
@@ -202,7 +203,8 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
             stage.deadline = _deadline(cfg.budget, t0, stage_plan.budget_share)
             stage.reserve = reserve
             fit(stage, ctx)
-        trained = _budget_use(cfg, after[-1], ctx, t0)
+            ended.append(_stage_end(stage_plan.name, reserve, ctx, t0))
+        trained = _budget_use(cfg, ended)
         flush_metrics(ctx, force=True)
         if ctx.events is not None:
             ctx.events.close()
@@ -316,19 +318,34 @@ def _deadline(budget: float, t0: float, share: float | None) -> float | None:
     return None if budget <= 0 or share is None else t0 + budget * share
 
 
-def _budget_use(
-    cfg: TrainConfig, reserve: Reserve | None, ctx: Context, t0: float
-) -> dict[str, Any]:
-    """For run.json under a budget: when training ended and the reserve it left for the final
-    evaluation and artifacts, as estimated from the measured forward speed (None: the plan's
-    share decided); ``duration_s`` beside them shows what the reserve actually took."""
-    if cfg.budget <= 0:
-        return {}
+def _stage_end(name: str, reserve: Reserve | None, ctx: Context, t0: float) -> dict[str, Any]:
+    """When a stage ended (seconds from the start) and the reserve it left for what followed,
+    priced at the measured forward speed (None: the plan's share decided)."""
     estimate = None
     if reserve is not None and ctx.s_per_view > 0:
         estimate = round(reserve.seconds(ctx.s_per_view), 2)
-    ended = round(time.perf_counter() - t0, 2)
-    return {"budget_use": {"training_ended_s": ended, "reserve_estimated_s": estimate}}
+    return {
+        "stage": name,
+        "ended_s": round(time.perf_counter() - t0, 2),
+        "reserve_estimated_s": estimate,
+    }
+
+
+def _budget_use(cfg: TrainConfig, ended: list[dict[str, Any]]) -> dict[str, Any]:
+    """For run.json under a budget: when training ended and the reserve it left for the final
+    evaluation and artifacts (the last stage's), and the same for every stage; ``duration_s``
+    beside them shows what the reserve actually took, the next stage's end what one left for
+    it took."""
+    if cfg.budget <= 0 or not ended:
+        return {}
+    last = ended[-1]
+    return {
+        "budget_use": {
+            "training_ended_s": last["ended_s"],
+            "reserve_estimated_s": last["reserve_estimated_s"],
+            "stages": ended,
+        }
+    }
 
 
 def _last_evaluation(ctx: Context) -> dict[str, Any]:
