@@ -58,12 +58,23 @@ def run_recipe(
         "wall_s": round(wall, 1),
         "images_seen": record["images_seen"],
         "epochs": round(record["images_seen"] / record["split_sizes"]["train"], 2),
+        "image_epochs": _image_epochs(record),  # without a probe's passes over features
         "machine": record.get("machine"),
         "autosize": record.get("autosize"),  # the width the budget picked, and the probe
         "duration_s": record.get("duration_s"),  # the run inside its process
         "budget_use": record.get("budget_use"),  # when training ended; the reserve it left
         "settings": settings or [],
     }
+
+
+def _image_epochs(record: dict[str, Any]) -> float | None:
+    """Passes over the train split's images: ``images_seen`` counts a probe's steps on frozen
+    features too (``head_epochs`` of them), each stage's own count is in ``budget_use``."""
+    stages = (record.get("budget_use") or {}).get("stages")
+    if not stages:
+        return None
+    images = sum(s["images"] for s in stages if s["stage"] != "head")
+    return round(images / record["split_sizes"]["train"], 2)
 
 
 def run_script(script: str, competition: Path, budget: float, *extra: str) -> dict[str, Any]:

@@ -26,6 +26,10 @@ def test_budget_smoke(tmp_path: Path) -> None:
     for name, entry in row.items():
         assert 0.0 <= entry["test_acc"] <= 1.0, name
         assert entry["images_seen"] > 0, name
+    # Passes over images: the fine-tune's are all of them, the probe's over features are not.
+    ours = row["fastnet-finetune"], row["fastnet-supcon-probe"]
+    assert ours[0]["image_epochs"] == ours[0]["epochs"]
+    assert 0 < ours[1]["image_epochs"] < ours[1]["epochs"]
 
 
 def test_recipes_smoke(tmp_path: Path) -> None:

@@ -160,7 +160,8 @@ def test_a_budget_run_records_when_each_stage_ended_and_the_reserve_it_left(
         encoder_params={"width": 0.25},
     )
     result = train(cfg, digits, quiet=True)
-    use = json.loads((result.path / "run.json").read_text())["budget_use"]
+    record = json.loads((result.path / "run.json").read_text())
+    use = record["budget_use"]
     encoder, probe = use["stages"]
     assert (encoder["stage"], probe["stage"]) == ("encoder", "head")
     # The encoder left time for extracting the features, the probe and the final work; its
@@ -168,6 +169,9 @@ def test_a_budget_run_records_when_each_stage_ended_and_the_reserve_it_left(
     assert 0 < encoder["ended_s"] < probe["ended_s"] == use["training_ended_s"] < 8.0
     assert encoder["reserve_estimated_s"] > probe["reserve_estimated_s"] > 0
     assert probe["reserve_estimated_s"] == use["reserve_estimated_s"]
+    # Each stage's images (feature rows for the probe); images_seen counts both stages.
+    assert encoder["images"] > 0 and probe["images"] > 0
+    assert encoder["images"] + probe["images"] == record["images_seen"]
 
 
 def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_dir: Path) -> None:

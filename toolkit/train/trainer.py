@@ -202,8 +202,9 @@ def _run(cfg: TrainConfig, competition: Competition, job: Job, world: World) -> 
             stage = build_stage(stage_plan, model, splits, setup)
             stage.deadline = _deadline(cfg.budget, t0, stage_plan.budget_share)
             stage.reserve = reserve
+            seen = ctx.images
             fit(stage, ctx)
-            ended.append(_stage_end(stage_plan.name, reserve, ctx, t0))
+            ended.append(_stage_end(stage_plan.name, reserve, ctx, t0, ctx.images - seen))
         trained = _budget_use(cfg, ended)
         flush_metrics(ctx, force=True)
         if ctx.events is not None:
@@ -318,15 +319,19 @@ def _deadline(budget: float, t0: float, share: float | None) -> float | None:
     return None if budget <= 0 or share is None else t0 + budget * share
 
 
-def _stage_end(name: str, reserve: Reserve | None, ctx: Context, t0: float) -> dict[str, Any]:
-    """When a stage ended (seconds from the start) and the reserve it left for what followed,
-    priced at the measured forward speed (None: the plan's share decided)."""
+def _stage_end(
+    name: str, reserve: Reserve | None, ctx: Context, t0: float, images: int
+) -> dict[str, Any]:
+    """When a stage ended (seconds from the start), the images (or feature rows) it trained on,
+    and the reserve it left for what followed, priced at the measured forward speed (None: the
+    plan's share decided)."""
     estimate = None
     if reserve is not None and ctx.s_per_view > 0:
         estimate = round(reserve.seconds(ctx.s_per_view), 2)
     return {
         "stage": name,
         "ended_s": round(time.perf_counter() - t0, 2),
+        "images": images,
         "reserve_estimated_s": estimate,
     }
 
