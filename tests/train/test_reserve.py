@@ -15,7 +15,15 @@ from toolkit.train.loop import Context, Stage, _eval_aware
 from toolkit.train.parts import Splits, build_model
 from toolkit.train.plan import Kinds, Plan, make_plan
 from toolkit.train.progress import Progress
-from toolkit.train.reserve import ARTIFACTS_S, HEAD_SHARE, SAFETY, TSNE_S, Reserve, reserves
+from toolkit.train.reserve import (
+    ARTIFACTS_S,
+    HEAD_SHARE,
+    MARGIN_S,
+    SAFETY,
+    TSNE_S,
+    Reserve,
+    reserves,
+)
 from toolkit.train.stages import Setup, build_stage
 from toolkit.train.tta import TTA
 
@@ -101,6 +109,32 @@ def test_a_reserve_is_priced_at_the_measured_speed_with_a_safety_margin() -> Non
     assert reserve.seconds(0.001) == pytest.approx(SAFETY * (20.0 + 2.0))
     assert reserve.deadline(0.001) == pytest.approx(600.0 - SAFETY * 22.0)
     assert reserve.deadline(0.0) == pytest.approx(600.0 - SAFETY * 2.0)
+    margined = Reserve(end=600.0, views=20_000, fixed_s=2.0, margin_s=MARGIN_S)
+    assert margined.seconds(0.001) == pytest.approx(SAFETY * 22.0 + MARGIN_S)
+
+
+def test_the_margin_in_seconds_is_a_few_seconds_and_small_on_a_short_budget() -> None:
+    (long,) = reserves(
+        _plan(FINETUNE, budget=900.0),
+        end=0.0,
+        n_train_eval=100,
+        n_val=100,
+        n_test=100,
+        views=1,
+        tsne=False,
+    )
+    (short,) = reserves(
+        _plan(FINETUNE, budget=30.0),
+        end=0.0,
+        n_train_eval=100,
+        n_val=100,
+        n_test=100,
+        views=1,
+        tsne=False,
+    )
+    assert long is not None and short is not None
+    assert long.margin_s == MARGIN_S  # a few seconds on a long budget ...
+    assert short.margin_s < 0.05 * 30.0  # ... a small share of a short one
 
 
 def _stage_and_context(
