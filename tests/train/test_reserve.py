@@ -4,6 +4,7 @@ forward passes evaluations report to price it with."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import pytest
 import torch
@@ -114,24 +115,15 @@ def test_a_reserve_is_priced_at_the_measured_speed_with_a_safety_margin() -> Non
 
 
 def test_the_margin_in_seconds_is_a_few_seconds_and_small_on_a_short_budget() -> None:
-    (long,) = reserves(
-        _plan(FINETUNE, budget=900.0),
-        end=0.0,
-        n_train_eval=100,
-        n_val=100,
-        n_test=100,
-        views=1,
-        tsne=False,
-    )
-    (short,) = reserves(
-        _plan(FINETUNE, budget=30.0),
-        end=0.0,
-        n_train_eval=100,
-        n_val=100,
-        n_test=100,
-        views=1,
-        tsne=False,
-    )
+    sizes: dict[str, Any] = {
+        "n_train_eval": 100,
+        "n_val": 100,
+        "n_test": 100,
+        "views": 1,
+        "tsne": False,
+    }
+    (long,) = reserves(_plan(FINETUNE, budget=900.0), end=0.0, **sizes)
+    (short,) = reserves(_plan(FINETUNE, budget=30.0), end=0.0, **sizes)
     assert long is not None and short is not None
     assert long.margin_s == MARGIN_S  # a few seconds on a long budget ...
     assert short.margin_s < 0.05 * 30.0  # ... a small share of a short one
