@@ -105,15 +105,12 @@ def test_checkpoint_reloads_to_the_same_predictions(digits: Competition, runs_di
     assert np.allclose(probs, np.load(result.path / "test_probs.npy"), atol=1e-5)
 
 
-def test_budget_shapes_the_schedule_and_ends_in_time(
-    digits: Competition, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Under a budget the clock ends training when the reserve for the final evaluation and
-    artifacts, priced at the evaluations' measured speed, is left (a simulated clock: every
-    reading advances it 50 ms, so the test does not depend on the machine's speed)."""
+@pytest.fixture
+def sim_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A simulated clock for budget tests: every ``time.perf_counter()`` reading advances it
+    50 ms, so they do not depend on the machine's speed. ``[0]`` is its time (add to it to
+    jump ahead)."""
     import time
-
-    from toolkit.train.reserve import ARTIFACTS_S, SAFETY
 
     now = [time.perf_counter()]
 
@@ -122,6 +119,16 @@ def test_budget_shapes_the_schedule_and_ends_in_time(
         return now[0]
 
     monkeypatch.setattr(time, "perf_counter", clock)
+    return now
+
+
+def test_budget_shapes_the_schedule_and_ends_in_time(
+    digits: Competition, runs_dir: Path, sim_clock: list[float]
+) -> None:
+    """Under a budget the clock ends training when the reserve for the final evaluation and
+    artifacts, priced at the evaluations' measured speed, is left (on the simulated clock)."""
+    from toolkit.train.reserve import ARTIFACTS_S, SAFETY
+
     cfg = TrainConfig(budget=6.0, batch_size=64, encoder_params={"width": 0.25})
     result = train(cfg, digits, quiet=True)
     record = json.loads((result.path / "run.json").read_text())
@@ -138,19 +145,10 @@ def test_budget_shapes_the_schedule_and_ends_in_time(
 
 
 def test_a_budget_run_records_when_each_stage_ended_and_the_reserve_it_left(
-    digits: Competition, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+    digits: Competition, runs_dir: Path, sim_clock: list[float]
 ) -> None:
     """A contrastive encoder, then a probe on its frozen features: ``budget_use.stages`` has
-    both, in order (the simulated clock of the test above)."""
-    import time
-
-    now = [time.perf_counter()]
-
-    def clock() -> float:
-        now[0] += 0.05
-        return now[0]
-
-    monkeypatch.setattr(time, "perf_counter", clock)
+    both, in order (on the simulated clock)."""
     cfg = TrainConfig(
         budget=8.0,
         batch_size=64,
@@ -186,21 +184,14 @@ def test_budget_caps_a_probe_but_does_not_stretch_it(digits: Competition, runs_d
 
 
 def test_a_budget_counts_from_when_the_caller_started_it(
-    digits: Competition, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+    digits: Competition, runs_dir: Path, sim_clock: list[float]
 ) -> None:
     """``started``: what the caller did first (``tk train`` loads the images) is inside the
-    budget (a simulated clock, as above)."""
+    budget (on the simulated clock)."""
     import time
 
-    now = [time.perf_counter()]
-
-    def clock() -> float:
-        now[0] += 0.05
-        return now[0]
-
-    monkeypatch.setattr(time, "perf_counter", clock)
-    started = clock()
-    now[0] += 3.0  # three seconds of loading
+    started = time.perf_counter()
+    sim_clock[0] += 3.0  # three seconds of loading
     cfg = TrainConfig(budget=6.0, batch_size=64, encoder_params={"width": 0.25})
     result = train(cfg, digits, quiet=True, started=started)
     record = json.loads((result.path / "run.json").read_text())

@@ -126,17 +126,17 @@ def choose(
         share = ENCODER_SHARE if measured.stage == "encoder" else TRAIN_SHARE
         left = max(cfg.budget * share - spent_s - (time.perf_counter() - t0), 0.0)
         epochs[str(width)] = round(speed * left / n_train, 1)
-        if epochs[str(width)] < need and width == narrowest:
+        fits = epochs[str(width)] >= need
+        if width == narrowest and not fits:
             break  # none fits: the narrowest, no wider probe
-        if epochs[str(width)] >= need and width != narrowest:
+        if width != narrowest and fits:
             chosen = width
             break  # the widest that fits: narrower ones need no probe
     torch.manual_seed(cfg.seed)  # the run's weights as if no probe had run
     got = epochs[str(chosen)]
-    fits = got >= need
     reason = (
         f"width {chosen}: about {got:g} epochs at {speeds[str(chosen)]:,.0f} img/s in the budget"
-        + ("" if fits else f" (none gets {MIN_EPOCHS:g} epochs and {MIN_IMAGES:,} images)")
+        + ("" if got >= need else f" (none gets {MIN_EPOCHS:g} epochs and {MIN_IMAGES:,} images)")
     )
     sizing = Sizing(
         chosen,
